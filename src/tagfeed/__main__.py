@@ -1,0 +1,3 @@
+from tagfeed.cli import main
+
+raise SystemExit(main())

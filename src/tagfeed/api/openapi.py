@@ -1,0 +1,164 @@
+"""The OpenAPI 3.0.3 document (3.0 rather than 3.1 so Swagger UI 4 and
+every Postman version read it) of the v1 contract, built once at start-up.
+
+Body and response schemas come from the msgspec types that validate and encode them
+(``schemas.py``); parameters and responses are declared here, next to each other, so the
+whole contract reads in one place. Importable into Postman and checked by schemathesis.
+"""
+
+from typing import Any
+
+import msgspec
+
+from tagfeed import __version__
+from tagfeed.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from tagfeed.api.schemas import MessageOut, NewMessage, Problem
+
+Json = dict[str, Any]
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_REQUEST_ID = {"X-Request-ID": {"schema": {"type": "string"}, "description": "echoed or new"}}
+
+
+def _problem(description: str, headers: Json | None = None) -> Json:
+    response: Json = {"description": description, "content": _PROBLEM, "headers": _REQUEST_ID}
+    if headers:
+        response["headers"] = {**_REQUEST_ID, **headers}
+    return response
+
+
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+_COMMON = {
+    "403": _problem("X-User-ID missing or invalid"),
+    "500": _problem("unexpected backend fault"),
+    "503": _problem("database unreachable or timed out", _RETRY_AFTER),
+}
+
+
+def _query(name: str, description: str, schema: Json) -> Json:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}
+
+
+_FILTERS = [
+    _query("tag", "only this tag (normalised like on POST)", {"type": "string"}),
+    _query("dateStart", "YYYY-MM-DD (from 00:00:00Z) or RFC 3339 instant; inclusive",
+           {"type": "string", "example": "2026-11-01"}),
+    _query("dateEnd", "YYYY-MM-DD (through that whole day) or RFC 3339 instant (exclusive)",
+           {"type": "string", "example": "2026-11-30"}),
+]
+
+
+def _paths() -> Json:
+    message = {"$ref": "#/components/schemas/MessageOut"}
+    return {
+        "/v1/messages": {
+            "post": {
+                "operationId": "postMessage",
+                "summary": "Post a tagged message",
+                "security": [{"userId": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/NewMessage"},
+                        "example": {"text": "A very meaningful message", "tag": "philotimo"},
+                    }},
+                },
+                "responses": {
+                    "201": {
+                        "description": "stored durably",
+                        "headers": {**_REQUEST_ID, "Location": {
+                            "schema": {"type": "string"}, "description": "/v1/messages/{id}"}},
+                        "content": {"application/json": {"schema": message}},
+                    },
+                    "400": _problem("malformed JSON or an invalid field (named in detail)"),
+                    "413": _problem("body larger than the limit"),
+                    "415": _problem("Content-Type is not application/json"),
+                    **_COMMON,
+                },
+            },
+            "get": {
+                "operationId": "listMessages",
+                "summary": "List messages newest first, or count them (count=1)",
+                "security": [{"userId": []}],
+                "parameters": [
+                    *_FILTERS,
+                    _query("count", "1: answer with the number of matches instead",
+                           {"type": "string", "enum": ["0", "1"]}),
+                    _query("limit", f"page size, default {DEFAULT_LIMIT}",
+                           {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+                    _query("cursor", "opaque token from the previous page's Link header",
+                           {"type": "string"}),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "a page of messages (Link rel=next when more match), "
+                                       "or a bare integer with count=1",
+                        "headers": {**_REQUEST_ID, "Link": {
+                            "schema": {"type": "string"},
+                            "description": 'RFC 8288: <...&cursor=...>; rel="next"'}},
+                        "content": {"application/json": {"schema": {"oneOf": [
+                            {"type": "array", "items": message},
+                            {"type": "integer", "minimum": 0},
+                        ]}}},
+                    },
+                    "400": _problem("an invalid query parameter (named in detail)"),
+                    **_COMMON,
+                },
+            },
+        },
+        "/v1/messages/{message_id}": {
+            "get": {
+                "operationId": "getMessage",
+                "summary": "One message by id",
+                "security": [{"userId": []}],
+                "parameters": [{"name": "message_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "the message", "headers": _REQUEST_ID,
+                            "content": {"application/json": {"schema": message}}},
+                    "404": _problem("no message with this id"),
+                    **_COMMON,
+                },
+            },
+        },
+        "/healthz": {"get": {
+            "operationId": "healthz", "summary": "200 while the process runs",
+            "responses": {"200": {"description": "alive", "headers": _REQUEST_ID,
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+        "/readyz": {"get": {
+            "operationId": "readyz", "summary": "200 when the database answers",
+            "responses": {
+                "200": {"description": "ready", "headers": _REQUEST_ID,
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                "500": _problem("unexpected backend fault"),
+                "503": _problem("database unreachable", _RETRY_AFTER),
+            },
+        }},
+    }
+
+
+def build_openapi(server_url: str | None = None) -> Json:
+    _, components = msgspec.json.schema_components(
+        (NewMessage, MessageOut, Problem), ref_template="#/components/schemas/{name}"
+    )
+    document: Json = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "tagfeed",
+            "version": __version__,
+            "description": "Short tagged messages: post, list by tag and time, page, count. "
+                           "Every error is application/problem+json (RFC 9457).",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"userId": {
+                "type": "apiKey", "in": "header", "name": "X-User-ID",
+                "description": "set by the API gateway: 1-128 of [A-Za-z0-9._:@|-]"}},
+        },
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document

@@ -1,0 +1,62 @@
+"""Query parameters of GET /v1/messages, read as the contract defines them. An empty
+value counts as absent (``?tag=&limit=`` is the same as no parameters)."""
+
+from dataclasses import dataclass
+
+from starlette.datastructures import QueryParams
+
+from tagfeed.domain.errors import InvalidInput
+from tagfeed.domain.pagination import Cursor, PageRequest
+from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.tags import normalise_tag
+from tagfeed.domain.timerange import parse_time_range
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    where: MessageFilter
+    page: PageRequest
+    count: bool
+
+
+def _value(query: QueryParams, name: str) -> str | None:
+    return query.get(name) or None
+
+
+def parse_filter(query: QueryParams) -> MessageFilter:
+    raw_tag = _value(query, "tag")
+    return MessageFilter(
+        tag=None if raw_tag is None else normalise_tag(raw_tag),
+        period=parse_time_range(_value(query, "dateStart"), _value(query, "dateEnd")),
+    )
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidInput("limit", f"must be an integer from 1 to {MAX_LIMIT}, got {raw!r}")
+    return int(raw)
+
+
+def parse_count(raw: str | None) -> bool:
+    if raw is None or raw == "0":
+        return False
+    if raw == "1":
+        return True
+    raise InvalidInput("count", f"must be 0 or 1, got {raw!r}")
+
+
+def parse_list_params(query: QueryParams) -> ListParams:
+    cursor = _value(query, "cursor")
+    return ListParams(
+        where=parse_filter(query),
+        page=PageRequest(
+            parse_limit(_value(query, "limit")),
+            None if cursor is None else Cursor.decode(cursor),
+        ),
+        count=parse_count(_value(query, "count")),
+    )

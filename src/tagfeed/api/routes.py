@@ -1,0 +1,106 @@
+"""HTTP handlers for the v1 contract. Each reads the request, calls the service, and
+shapes the answer; errors are raised and turned into problems by ``problems.py``."""
+
+from urllib.parse import urlencode
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tagfeed.api.identity import require_user
+from tagfeed.api.params import parse_list_params
+from tagfeed.api.problems import ApiError, field_of_decode_error
+from tagfeed.api.schemas import encoder, message_out, new_message_decoder
+from tagfeed.domain.commands import PostMessage
+from tagfeed.domain.errors import InvalidInput
+from tagfeed.service.messages import MessageService
+
+JSON = "application/json"
+
+
+def _service(request: Request) -> MessageService:
+    service: MessageService = request.app.state.service
+    return service
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(encoder.encode(body), status, headers, media_type=JSON)
+
+
+def _require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    media_type, _, parameters = content_type.partition(";")
+    charset = parameters.strip().lower().replace(" ", "")
+    if media_type.strip().lower() != JSON or charset not in ("", "charset=utf-8"):
+        raise ApiError(415, f"Content-Type must be {JSON}, got {content_type or 'none'!r}")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing with 413 as soon as it is known to exceed ``limit``
+    (from Content-Length before reading, or while streaming)."""
+    too_large = ApiError(413, f"the body must be at most {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def post_message(request: Request) -> Response:
+    user_id = require_user(request)
+    _require_json(request)
+    body = await _read_body(request, request.app.state.settings.max_body_bytes)
+    try:
+        fields = new_message_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        if "Expected `object`" in message and "$." not in message:
+            raise InvalidInput("body", "must be a JSON object") from None
+        raise InvalidInput(field_of_decode_error(message), message) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput("body", f"is not valid JSON ({exc})") from None
+    message = await _service(request).post(PostMessage(fields.text, fields.tag, user_id))
+    return _json(message_out(message), 201, {"Location": f"/v1/messages/{message.id}"})
+
+
+async def get_message(request: Request) -> Response:
+    require_user(request)
+    message = await _service(request).get(request.path_params["message_id"])
+    return _json(message_out(message))
+
+
+async def list_messages(request: Request) -> Response:
+    require_user(request)
+    params = parse_list_params(request.query_params)
+    service = _service(request)
+    if params.count:
+        return _json(await service.count(params.where))
+    page = await service.page(params.where, params.page)
+    headers = {}
+    if page.next is not None:
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor" and v]
+        query = urlencode([*kept, ("cursor", page.next.encode())])
+        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return _json([message_out(m) for m in page.messages], headers=headers)
+
+
+async def messages(request: Request) -> Response:
+    """One route per path, so a 405 lists every allowed method in ``Allow``."""
+    if request.method == "POST":
+        return await post_message(request)
+    return await list_messages(request)
+
+
+async def healthz(request: Request) -> Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    await _service(request).ready()
+    return _json({"status": "ready"})

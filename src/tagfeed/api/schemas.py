@@ -1,0 +1,57 @@
+"""Wire shapes: what clients send and receive. The same types validate requests and
+produce the OpenAPI schemas, so the document cannot drift from the code."""
+
+from typing import Annotated
+
+import msgspec
+
+from tagfeed.domain.model import Message
+
+
+class NewMessage(msgspec.Struct):
+    """The body of POST /v1/messages. Unknown fields are ignored."""
+
+    text: Annotated[str, msgspec.Meta(description="1-280 characters after trimming")]
+    tag: Annotated[
+        str,
+        msgspec.Meta(description="normalised: NFKC, leading '#' dropped, case-folded, "
+                     "inner whitespace to '-'; then 1-64 letters, digits, '_' or '-'"),
+    ]
+
+
+class MessageOut(msgspec.Struct):
+    id: Annotated[str, msgspec.Meta(description="UUIDv7, ordered by creation time")]
+    text: str
+    tag: str
+    user_id: str
+    created_at: Annotated[str, msgspec.Meta(description="UTC, RFC 3339, microseconds, 'Z'")]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem detail."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str = ""  # omitted when empty
+
+
+class Counts(msgspec.Struct):
+    """Reserved for GET /v1/messages/counts (a later issue)."""
+
+    total: int
+
+
+def format_instant(message: Message) -> str:
+    return message.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def message_out(message: Message) -> MessageOut:
+    return MessageOut(
+        message.id, message.text, message.tag, message.user_id, format_instant(message)
+    )
+
+
+encoder = msgspec.json.Encoder()
+new_message_decoder = msgspec.json.Decoder(NewMessage)

@@ -1,0 +1,39 @@
+"""Message ids: UUIDv7 (RFC 9562), unique across processes without coordination and
+ordered by creation time."""
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_micros(instant: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime, exactly (no float)."""
+    return (instant - EPOCH) // _MICROSECOND
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def new_message_id(created_at: datetime) -> str:
+    """A UUIDv7 whose 48-bit timestamp is ``created_at``'s millisecond and whose 12-bit
+    ``rand_a`` holds the sub-millisecond fraction (RFC 9562 method 3), so ids sort like
+    ``created_at`` to the microsecond; the remaining 62 bits are random."""
+    millis, sub_ms = divmod(epoch_micros(created_at), 1000)
+    rand_a = sub_ms * 4096 // 1000
+    rand_b = int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
+    value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    return str(uuid.UUID(int=value))
+
+
+def is_message_id(candidate: str) -> bool:
+    """True when ``candidate`` is a UUID in canonical lower-case form (what we hand out)."""
+    if len(candidate) != 36:
+        return False
+    try:
+        return str(uuid.UUID(candidate)) == candidate
+    except ValueError:
+        return False

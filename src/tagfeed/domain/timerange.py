@@ -1,0 +1,82 @@
+"""Date ranges for listing and counting: ``dateStart`` / ``dateEnd`` as the contract reads them."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from tagfeed.domain.errors import InvalidInput
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INSTANT = re.compile(
+    r"(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """Instants ``start <= t < end``; ``None`` leaves that side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def contains(self, instant: datetime) -> bool:
+        return (self.start is None or instant >= self.start) and (
+            self.end is None or instant < self.end
+        )
+
+
+def _parse_instant(field: str, raw: str) -> datetime:
+    match = _INSTANT.fullmatch(raw)
+    if match is None:
+        raise InvalidInput(
+            field, f"must be a date (YYYY-MM-DD) or an RFC 3339 instant with a zone, got {raw!r}"
+        )
+    fraction = (match["frac"] or "").ljust(6, "0")[:6]  # keep microseconds, drop the rest
+    zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
+    try:
+        parsed = datetime.fromisoformat(f"{match['base'].upper()}.{fraction}{zone}")
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(field, f"is not a valid instant: {raw!r}") from None
+
+
+def _parse_day(field: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(field, f"is not a valid date: {raw!r}") from None
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def parse_time_range(date_start: str | None, date_end: str | None) -> TimeRange:
+    """Read ``dateStart`` and ``dateEnd`` (either may be absent).
+
+    ``dateStart``: a date means 00:00:00Z of that day; an instant is taken as is (inclusive).
+    ``dateEnd``: a date covers the whole day (the range ends at the next midnight); an
+    instant is exclusive. Raises InvalidInput when a value is malformed or the start comes
+    after the end (after the last instant a date-only end covers).
+    """
+    start: datetime | None = None
+    end: datetime | None = None
+    end_is_day = False
+    if date_start:
+        if _DATE.fullmatch(date_start):
+            start = _start_of(_parse_day("dateStart", date_start))
+        else:
+            start = _parse_instant("dateStart", date_start)
+    if date_end:
+        if _DATE.fullmatch(date_end):
+            end_is_day = True
+            day = _parse_day("dateEnd", date_end)
+            end = None if day == date.max else _start_of(day + timedelta(days=1))
+        else:
+            end = _parse_instant("dateEnd", date_end)
+    if start is not None and end is not None:
+        after = start >= end if end_is_day else start > end
+        if after:
+            raise InvalidInput("dateStart", "must not be after dateEnd")
+    return TimeRange(start, end)

@@ -1,0 +1,75 @@
+"""Use cases for messages. Knows the domain and the storage port; nothing of HTTP or SQL."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tagfeed.domain.commands import PostMessage
+from tagfeed.domain.errors import MessageNotFound
+from tagfeed.domain.ids import is_message_id
+from tagfeed.domain.model import DEFAULT_MAX_TEXT_LENGTH, Message, new_message
+from tagfeed.domain.pagination import Cursor, PageRequest
+from tagfeed.domain.queries import MessageFilter
+from tagfeed.store.port import Store, unit_of_work
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    messages: list[Message]
+    next: Cursor | None  # None on the last page
+
+
+class MessageService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._max_text_length = max_text_length
+
+    async def post(self, command: PostMessage) -> Message:
+        """Validate, store durably, and return the message. Raises InvalidInput before
+        touching the store; StoreUnavailable if it could not be committed in time."""
+        message = new_message(
+            text=command.text,
+            tag=command.tag,
+            user_id=command.user_id,
+            now=self._clock(),
+            max_text_length=self._max_text_length,
+        )
+        async with unit_of_work(self._store) as work:
+            work.add_message(message)
+            await work.commit()
+        return message
+
+    async def get(self, message_id: str) -> Message:
+        """Raises MessageNotFound for an unknown id, or one that cannot be an id at all."""
+        message = await self._store.get(message_id) if is_message_id(message_id) else None
+        if message is None:
+            raise MessageNotFound(message_id)
+        return message
+
+    async def page(self, where: MessageFilter, request: PageRequest) -> Page:
+        """One page, newest first; ``next`` is set only when more messages match."""
+        rows = await self._store.page(where, PageRequest(request.limit + 1, request.after))
+        if len(rows) <= request.limit:
+            return Page(rows, None)
+        last = rows[request.limit - 1]
+        return Page(rows[: request.limit], Cursor(last.created_at, last.id))
+
+    async def count(self, where: MessageFilter) -> int:
+        return await self._store.count(where)
+
+    async def ready(self) -> None:
+        """Raises a StoreError unless the database answers."""
+        await self._store.ping()

@@ -1,0 +1,1 @@
+"""Storage: the port the service talks to and its SQLite and PostgreSQL adapters."""

@@ -1,0 +1,83 @@
+"""The storage port: what the service needs from a database, and nothing more.
+
+Writes go through a unit of work, an explicit transaction: what is added to it is
+written atomically by ``commit()``, and discarded if the block is left without
+committing (including by an exception). Reads are plain queries over tables built for
+reading.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from tagfeed.domain.events import MessagePosted
+from tagfeed.domain.model import Message
+from tagfeed.domain.pagination import PageRequest
+from tagfeed.domain.queries import MessageFilter
+
+
+class UnitOfWork:
+    """Collects the writes of one command; a store's ``_commit`` applies them atomically."""
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+        self.new_messages: list[Message] = []
+        self.events: list[MessagePosted] = []
+        self.committed = False
+        self.closed = False
+
+    def add_message(self, message: Message) -> None:
+        self.new_messages.append(message)
+        self.events.append(MessagePosted(message))
+
+    async def commit(self) -> None:
+        """Write everything added, in one transaction; returns once it is durable."""
+        if self.closed:
+            raise RuntimeError("this unit of work has ended; start a new one")
+        await self._store.apply(self)
+        self.committed = True
+
+    def rollback(self) -> None:
+        """Forget everything added; the database never saw it."""
+        self.new_messages.clear()
+        self.events.clear()
+
+
+class Store(Protocol):
+    """A message database. Every method is bounded by the store's timeout and raises
+    StoreUnavailable / StoreTimeout / StoreError (``tagfeed.store.errors``) on failure."""
+
+    async def open(self) -> None:
+        """Prepare pools and threads. Must not fail when the database is down."""
+
+    async def close(self) -> None: ...
+
+    async def apply(self, work: UnitOfWork) -> None:
+        """Write a unit of work atomically and durably."""
+
+    async def get(self, message_id: str) -> Message | None: ...
+
+    async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
+        """Up to ``page.limit`` messages newest first ((created_at, id) descending),
+        strictly after ``page.after`` when given."""
+
+    async def count(self, where: MessageFilter) -> int: ...
+
+    async def ping(self) -> None:
+        """Return when the database answers a trivial query; raise otherwise."""
+
+
+@asynccontextmanager
+async def unit_of_work(store: Store) -> AsyncIterator[UnitOfWork]:
+    """``async with unit_of_work(store) as uow: uow.add_message(m); await uow.commit()``.
+
+    Leaving the block without ``commit()`` writes nothing: the writes are only collected
+    until then, so there is nothing to roll back on the database side.
+    """
+    work = UnitOfWork(store)
+    try:
+        yield work
+    finally:
+        if not work.committed:
+            work.rollback()
+        work.closed = True

@@ -1,0 +1,268 @@
+"""The SQLite adapter: the embedded default.
+
+One writer thread owns the only writing connection and commits concurrent units of work
+together (group commit): it drains whatever is queued, runs each unit inside its own
+SAVEPOINT, and pays for one COMMIT (and with ``synchronous=FULL`` one fsync) per batch.
+A unit is acknowledged only after that COMMIT returns. Reads run on a small thread pool,
+each thread with its own read-only connection; WAL lets them proceed while the writer
+writes. A progress handler aborts any statement that outlives the timeout.
+"""
+
+import asyncio
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tagfeed.domain.ids import epoch_micros, from_epoch_micros
+from tagfeed.domain.model import Message
+from tagfeed.domain.pagination import PageRequest
+from tagfeed.domain.queries import MessageFilter
+from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
+from tagfeed.store.port import UnitOfWork
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+MAX_BATCH = 512
+_COLUMNS = "id, text, tag, user_id, created_at"
+_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` -> the file path."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError(f"not a SQLite URL with a file path: {url!r}")
+    return url[len(prefix) :]
+
+
+def _to_message(row: Row) -> Message:
+    return Message(row[0], row[1], row[2], row[3], from_epoch_micros(row[4]))
+
+
+def _where(where: MessageFilter) -> tuple[list[str], list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if where.tag is not None:
+        clauses.append("tag = ?")
+        params.append(where.tag)
+    if where.period.start is not None:
+        clauses.append("created_at >= ?")
+        params.append(epoch_micros(where.period.start))
+    if where.period.end is not None:
+        clauses.append("created_at < ?")
+        params.append(epoch_micros(where.period.end))
+    return clauses, params
+
+
+def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[object]]:
+    clauses, params = _where(where)
+    if page.after is not None:
+        clauses.append("(created_at, id) < (?, ?)")
+        params += [epoch_micros(page.after.created_at), page.after.id]
+    sql = f"SELECT {_COLUMNS} FROM messages"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, page.limit]
+
+
+def count_query(where: MessageFilter) -> tuple[str, list[object]]:
+    clauses, params = _where(where)
+    sql = "SELECT count(*) FROM messages"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql, params
+
+
+GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
+
+
+def _translate(exc: sqlite3.Error) -> StoreError:
+    text = str(exc).lower()
+    if "interrupted" in text:
+        return StoreTimeout("SQLite statement exceeded the timeout")
+    if isinstance(exc, sqlite3.OperationalError):
+        # locked/busy, disk I/O, unable to open: conditions that may pass
+        return StoreUnavailable(f"SQLite unavailable: {exc}")
+    return StoreError(f"SQLite error: {exc}")
+
+
+@dataclass(slots=True)
+class _Pending:
+    work: UnitOfWork
+    future: "asyncio.Future[None]"
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
+    if future.done():  # the waiter gave up (timeout or cancellation)
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class SQLiteStore:
+    def __init__(
+        self, url: str, *, timeout: float, synchronous: str = "FULL", readers: int = 4
+    ) -> None:
+        self._path = sqlite_path(url)
+        self._timeout = timeout
+        self._synchronous = synchronous
+        self._reader_count = readers
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self, *, read_only: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+        if read_only:
+            conn.execute("PRAGMA query_only=1")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(read_only=True)
+            self._local.conn = conn
+        return conn
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._readers = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-read")
+        self._writer = threading.Thread(target=self._write_loop, name="sqlite-write", daemon=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def apply(self, work: UnitOfWork) -> None:
+        if self._writer is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Pending(work, future, loop))
+        try:
+            await asyncio.wait_for(future, self._timeout)
+        except TimeoutError:
+            raise StoreTimeout("SQLite did not commit within the timeout") from None
+
+    def _write_loop(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            stopping = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            try:
+                if conn is None:
+                    conn = self._connect(read_only=False)
+                self._write_batch(conn, batch)
+            except sqlite3.Error as exc:
+                error = _translate(exc)
+                for pending in batch:
+                    pending.loop.call_soon_threadsafe(_settle, pending.future, error)
+                if conn is not None and conn.in_transaction:
+                    conn.rollback()
+            if stopping:
+                break
+        if conn is not None:
+            conn.close()
+
+    def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        """One transaction for the whole batch, one savepoint per unit of work, so a unit
+        that fails is rolled back alone and the others still commit."""
+        outcomes: list[BaseException | None] = []
+        live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
+        conn.execute("BEGIN IMMEDIATE")
+        for pending in live:
+            conn.execute("SAVEPOINT unit")
+            try:
+                conn.executemany(
+                    _INSERT,
+                    [
+                        (m.id, m.text, m.tag, m.user_id, epoch_micros(m.created_at))
+                        for m in pending.work.new_messages
+                    ],
+                )
+            except sqlite3.IntegrityError as exc:
+                conn.execute("ROLLBACK TO unit")
+                outcomes.append(StoreError(f"unit rejected: {exc}"))
+            else:
+                outcomes.append(None)
+            conn.execute("RELEASE unit")
+        conn.execute("COMMIT")
+        for pending, outcome in zip(live, outcomes, strict=True):
+            pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        if self._readers is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        deadline = time.monotonic() + self._timeout
+
+        def run() -> T:
+            conn = self._reader()
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
+            try:
+                return query(conn)
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self._readers, run), self._timeout)
+        except TimeoutError:
+            raise StoreTimeout("SQLite did not answer within the timeout") from None
+
+    async def get(self, message_id: str) -> Message | None:
+        def query(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute(GET_QUERY, (message_id,)).fetchone()
+            return None if row is None else _to_message(row)
+
+        return await self._read(query)
+
+    async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
+        sql, params = page_query(where, page)
+        return await self._read(lambda conn: [_to_message(row) for row in conn.execute(sql, params)])
+
+    async def count(self, where: MessageFilter) -> int:
+        sql, params = count_query(where)
+        return await self._read(lambda conn: int(conn.execute(sql, params).fetchone()[0]))
+
+    async def ping(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall())
