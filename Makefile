@@ -22,7 +22,7 @@ migrate: $(STAMP)
 	$(BIN)/tagfeed migrate
 
 test: $(STAMP)  ## unit, integration (SQLite + PostgreSQL if TAGFEED_TEST_POSTGRES_URL) and e2e
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +24,8 @@ from tagfeed.service.messages import MessageService
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store
 
+log = structlog.get_logger("tagfeed")
+
 
 def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     """Build the ASGI app. ``store`` defaults to the one ``settings.database_url`` names;
@@ -34,10 +37,12 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
+        log.info("started", backend=settings.database_url.partition(":")[0])
         try:
             yield
         finally:
-            await chosen_store.close()
+            await chosen_store.close()  # waits for queued writes to commit
+            log.info("stopped")
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
@@ -56,9 +61,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.service = MessageService(
-        chosen_store, max_text_length=settings.max_text_length
-    )
+    app.state.service = MessageService(chosen_store, max_text_length=settings.max_text_length)
     return RequestContext(app)
 
 

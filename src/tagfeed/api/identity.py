@@ -15,8 +15,6 @@ def require_user(request: Request) -> str:
     if user_id is None:
         raise ApiError(403, "X-User-ID header is required")
     if not _USER_ID.fullmatch(user_id):
-        raise ApiError(
-            403, "X-User-ID must be 1-128 characters of letters, digits and . _ : @ | -"
-        )
+        raise ApiError(403, "X-User-ID must be 1-128 characters of letters, digits and . _ : @ | -")
     request.scope["tagfeed.user_id"] = user_id
     return user_id

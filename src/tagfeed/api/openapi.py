@@ -36,16 +36,27 @@ _COMMON = {
 
 
 def _query(name: str, description: str, schema: Json) -> Json:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 _FILTERS = [
     _query("tag", "only this tag (normalised like on POST)", {"type": "string"}),
-    _query("dateStart", "YYYY-MM-DD (from 00:00:00Z) or RFC 3339 instant; inclusive",
-           {"type": "string", "example": "2026-11-01"}),
-    _query("dateEnd", "YYYY-MM-DD (through that whole day) or RFC 3339 instant (exclusive)",
-           {"type": "string", "example": "2026-11-30"}),
+    _query(
+        "dateStart",
+        "YYYY-MM-DD (from 00:00:00Z) or RFC 3339 instant; inclusive",
+        {"type": "string", "example": "2026-11-01"},
+    ),
+    _query(
+        "dateEnd",
+        "YYYY-MM-DD (through that whole day) or RFC 3339 instant (exclusive)",
+        {"type": "string", "example": "2026-11-30"},
+    ),
 ]
 
 
@@ -59,16 +70,23 @@ def _paths() -> Json:
                 "security": [{"userId": []}],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/NewMessage"},
-                        "example": {"text": "A very meaningful message", "tag": "philotimo"},
-                    }},
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/NewMessage"},
+                            "example": {"text": "A very meaningful message", "tag": "philotimo"},
+                        }
+                    },
                 },
                 "responses": {
                     "201": {
                         "description": "stored durably",
-                        "headers": {**_REQUEST_ID, "Location": {
-                            "schema": {"type": "string"}, "description": "/v1/messages/{id}"}},
+                        "headers": {
+                            **_REQUEST_ID,
+                            "Location": {
+                                "schema": {"type": "string"},
+                                "description": "/v1/messages/{id}",
+                            },
+                        },
                         "content": {"application/json": {"schema": message}},
                     },
                     "400": _problem("malformed JSON or an invalid field (named in detail)"),
@@ -83,24 +101,43 @@ def _paths() -> Json:
                 "security": [{"userId": []}],
                 "parameters": [
                     *_FILTERS,
-                    _query("count", "1: answer with the number of matches instead",
-                           {"type": "string", "enum": ["0", "1"]}),
-                    _query("limit", f"page size, default {DEFAULT_LIMIT}",
-                           {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-                    _query("cursor", "opaque token from the previous page's Link header",
-                           {"type": "string"}),
+                    _query(
+                        "count",
+                        "1: answer with the number of matches instead",
+                        {"type": "string", "enum": ["0", "1"]},
+                    ),
+                    _query(
+                        "limit",
+                        f"page size, default {DEFAULT_LIMIT}",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    ),
+                    _query(
+                        "cursor",
+                        "opaque token from the previous page's Link header",
+                        {"type": "string"},
+                    ),
                 ],
                 "responses": {
                     "200": {
                         "description": "a page of messages (Link rel=next when more match), "
-                                       "or a bare integer with count=1",
-                        "headers": {**_REQUEST_ID, "Link": {
-                            "schema": {"type": "string"},
-                            "description": 'RFC 8288: <...&cursor=...>; rel="next"'}},
-                        "content": {"application/json": {"schema": {"oneOf": [
-                            {"type": "array", "items": message},
-                            {"type": "integer", "minimum": 0},
-                        ]}}},
+                        "or a bare integer with count=1",
+                        "headers": {
+                            **_REQUEST_ID,
+                            "Link": {
+                                "schema": {"type": "string"},
+                                "description": 'RFC 8288: <...&cursor=...>; rel="next"',
+                            },
+                        },
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"type": "array", "items": message},
+                                        {"type": "integer", "minimum": 0},
+                                    ]
+                                }
+                            }
+                        },
                     },
                     "400": _problem("an invalid query parameter (named in detail)"),
                     **_COMMON,
@@ -112,30 +149,53 @@ def _paths() -> Json:
                 "operationId": "getMessage",
                 "summary": "One message by id",
                 "security": [{"userId": []}],
-                "parameters": [{"name": "message_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                "parameters": [
+                    {
+                        "name": "message_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
                 "responses": {
-                    "200": {"description": "the message", "headers": _REQUEST_ID,
-                            "content": {"application/json": {"schema": message}}},
+                    "200": {
+                        "description": "the message",
+                        "headers": _REQUEST_ID,
+                        "content": {"application/json": {"schema": message}},
+                    },
                     "404": _problem("no message with this id"),
                     **_COMMON,
                 },
             },
         },
-        "/healthz": {"get": {
-            "operationId": "healthz", "summary": "200 while the process runs",
-            "responses": {"200": {"description": "alive", "headers": _REQUEST_ID,
-                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
-        }},
-        "/readyz": {"get": {
-            "operationId": "readyz", "summary": "200 when the database answers",
-            "responses": {
-                "200": {"description": "ready", "headers": _REQUEST_ID,
-                        "content": {"application/json": {"schema": {"type": "object"}}}},
-                "500": _problem("unexpected backend fault"),
-                "503": _problem("database unreachable", _RETRY_AFTER),
-            },
-        }},
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "200 while the process runs",
+                "responses": {
+                    "200": {
+                        "description": "alive",
+                        "headers": _REQUEST_ID,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "200 when the database answers",
+                "responses": {
+                    "200": {
+                        "description": "ready",
+                        "headers": _REQUEST_ID,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "500": _problem("unexpected backend fault"),
+                    "503": _problem("database unreachable", _RETRY_AFTER),
+                },
+            }
+        },
     }
 
 
@@ -149,14 +209,19 @@ def build_openapi(server_url: str | None = None) -> Json:
             "title": "tagfeed",
             "version": __version__,
             "description": "Short tagged messages: post, list by tag and time, page, count. "
-                           "Every error is application/problem+json (RFC 9457).",
+            "Every error is application/problem+json (RFC 9457).",
         },
         "paths": _paths(),
         "components": {
             "schemas": components,
-            "securitySchemes": {"userId": {
-                "type": "apiKey", "in": "header", "name": "X-User-ID",
-                "description": "set by the API gateway: 1-128 of [A-Za-z0-9._:@|-]"}},
+            "securitySchemes": {
+                "userId": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-User-ID",
+                    "description": "set by the API gateway: 1-128 of [A-Za-z0-9._:@|-]",
+                }
+            },
         },
     }
     if server_url:

@@ -96,8 +96,12 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
             detail = f"{exc.field}: {exc.detail}"
         if status >= 500:
             # Full detail (never the message text) in the log, keyed by the request id.
-            log.error("backend_error", error=repr(exc), request_id=request_id_of(request),
-                      exc_info=exc if status == 500 else None)
+            log.error(
+                "backend_error",
+                error=repr(exc),
+                request_id=request_id_of(request),
+                exc_info=exc if status == 500 else None,
+            )
         return problem_response(request, status, detail, headers)
 
     async def api_error(request: Request, exc: Exception) -> Response:
@@ -106,8 +110,10 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        detail = {404: f"no such path: {request.url.path}",
-                  405: f"{request.method} is not allowed here"}.get(exc.status_code, exc.detail)
+        detail = {
+            404: f"no such path: {request.url.path}",
+            405: f"{request.method} is not allowed here",
+        }.get(exc.status_code, exc.detail)
         return problem_response(request, exc.status_code, detail, dict(exc.headers or {}))
 
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -59,10 +59,10 @@ async def post_message(request: Request) -> Response:
     try:
         fields = new_message_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        if "Expected `object`" in message and "$." not in message:
+        reason = str(exc)
+        if "Expected `object`" in reason and "$." not in reason:
             raise InvalidInput("body", "must be a JSON object") from None
-        raise InvalidInput(field_of_decode_error(message), message) from None
+        raise InvalidInput(field_of_decode_error(reason), reason) from None
     except msgspec.DecodeError as exc:
         raise InvalidInput("body", f"is not valid JSON ({exc})") from None
     message = await _service(request).post(PostMessage(fields.text, fields.tag, user_id))

@@ -14,8 +14,10 @@ class NewMessage(msgspec.Struct):
     text: Annotated[str, msgspec.Meta(description="1-280 characters after trimming")]
     tag: Annotated[
         str,
-        msgspec.Meta(description="normalised: NFKC, leading '#' dropped, case-folded, "
-                     "inner whitespace to '-'; then 1-64 letters, digits, '_' or '-'"),
+        msgspec.Meta(
+            description="normalised: NFKC, leading '#' dropped, case-folded, "
+            "inner whitespace to '-'; then 1-64 letters, digits, '_' or '-'"
+        ),
     ]
 
 

@@ -1,8 +1,8 @@
 """The domain's exceptions.
 
-    DomainError
-    ├── InvalidInput       a field or parameter breaks a rule (names which one)
-    └── MessageNotFound    no message has the given id
+DomainError
+├── InvalidInput       a field or parameter breaks a rule (names which one)
+└── MessageNotFound    no message has the given id
 """
 
 

@@ -38,7 +38,5 @@ def normalise_tag(raw: str) -> str:
         raise InvalidInput("tag", f"must be at most {MAX_TAG_LENGTH} characters once normalised")
     for char in tag:
         if char not in "_-" and unicodedata.category(char) not in _ALLOWED_CATEGORIES:
-            raise InvalidInput(
-                "tag", f"may hold only letters, digits, '_' and '-'; found {char!r}"
-            )
+            raise InvalidInput("tag", f"may hold only letters, digits, '_' and '-'; found {char!r}")
     return tag

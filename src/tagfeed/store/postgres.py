@@ -67,7 +67,11 @@ def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[objec
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     params.append(page.limit)
-    return sql + f" ORDER BY created_at DESC, id DESC LIMIT ${len(params)}", params
+    # Qualified: a bare "id" would name the id::text output column and defeat the index.
+    return (
+        sql + f" ORDER BY messages.created_at DESC, messages.id DESC LIMIT ${len(params)}",
+        params,
+    )
 
 
 def count_query(where: MessageFilter) -> tuple[str, list[object]]:
@@ -112,11 +116,20 @@ class PostgresStore:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, the whole use bounded by the timeout. Any failure to get
+        one (down, restarting, wrong database, too many clients) is StoreUnavailable."""
         if self._pool is None:
             raise StoreUnavailable("the PostgreSQL store is not open")
         try:
-            async with asyncio.timeout(self._timeout), self._pool.acquire() as conn:
-                yield conn
+            async with asyncio.timeout(self._timeout):
+                try:
+                    connection = await self._pool.acquire()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+                try:
+                    yield connection
+                finally:
+                    await self._pool.release(connection)
         except TimeoutError:
             raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
         except _UNAVAILABLE as exc:

@@ -236,9 +236,9 @@ class SQLiteStore:
         deadline = time.monotonic() + self._timeout
 
         def run() -> T:
-            conn = self._reader()
-            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
             try:
+                conn = self._reader()
+                conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
                 return query(conn)
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
@@ -258,7 +258,9 @@ class SQLiteStore:
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         sql, params = page_query(where, page)
-        return await self._read(lambda conn: [_to_message(row) for row in conn.execute(sql, params)])
+        return await self._read(
+            lambda conn: [_to_message(row) for row in conn.execute(sql, params)]
+        )
 
     async def count(self, where: MessageFilter) -> int:
         sql, params = count_query(where)

@@ -26,6 +26,7 @@ def _sqlite(url: str) -> None:
         # WAL is a property of the file: set once, every later connection gets it.
         connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         _run(connection)
+        connection.commit()
     engine.dispose()
 
 
@@ -35,8 +36,10 @@ async def _postgres(url: str) -> None:
         await connection.execute(text(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})"))
         try:
             await connection.run_sync(_run)
+            await connection.commit()  # SQLAlchemy 2 began a transaction with the lock query
         finally:
             await connection.execute(text(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})"))
+            await connection.commit()
     await engine.dispose()
 
 

@@ -1,0 +1,39 @@
+"""Schema migrations: idempotent, reversible, and WAL on SQLite."""
+
+import sqlite3
+from pathlib import Path
+
+from tagfeed.store.migrate import downgrade, upgrade
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def test_first_start_creates_the_file_and_its_directory(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "tagfeed.db"
+    upgrade(f"sqlite:///{path}")
+    assert {"messages", "alembic_version", "messages_tag_created_id"} <= tables(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+
+
+def test_upgrade_twice_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO messages VALUES ('i', 't', 'g', 'u', 1)")
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    upgrade(url)
+    downgrade(url, "base")
+    assert "messages" not in tables(tmp_path / "t.db")
+    upgrade(url)
+    assert "messages" in tables(tmp_path / "t.db")

@@ -1,0 +1,127 @@
+"""Every query of the contract is served by an index, never a table scan or a sort.
+Read from the plans each backend gives for the exact SQL the adapters send."""
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tagfeed.domain.pagination import Cursor, PageRequest
+from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.timerange import TimeRange
+from tagfeed.store import postgres, sqlite
+from tagfeed.store.migrate import upgrade
+
+TAG_AND_RANGE = MessageFilter(
+    "philotimo", TimeRange(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+)
+ANY_TAG_RANGE = MessageFilter(None, TAG_AND_RANGE.period)
+AFTER = Cursor(datetime(2026, 3, 1, tzinfo=UTC), "01a22331-0051-79a1-af0f-a39e3c5777d7")
+PAGE = PageRequest(51, AFTER)
+
+
+def sqlite_plan(path: Path, sql: str, params: list[object]) -> str:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    return "\n".join(row[-1] for row in rows)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Path:
+    path = tmp_path / "plans.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.mark.parametrize("where", [TAG_AND_RANGE, ANY_TAG_RANGE])
+def test_sqlite_list_walks_an_index_in_order(sqlite_db: Path, where: MessageFilter) -> None:
+    plan = sqlite_plan(sqlite_db, *sqlite.page_query(where, PAGE))
+    assert "USING INDEX messages_" in plan, plan
+    assert "SCAN" not in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # no sort: the index gives the order
+
+
+@pytest.mark.parametrize("where", [TAG_AND_RANGE, ANY_TAG_RANGE])
+def test_sqlite_count_uses_a_covering_index(sqlite_db: Path, where: MessageFilter) -> None:
+    plan = sqlite_plan(sqlite_db, *sqlite.count_query(where))
+    assert "SEARCH messages USING COVERING INDEX" in plan, plan
+
+
+def test_sqlite_get_by_id_uses_the_primary_key(sqlite_db: Path) -> None:
+    plan = sqlite_plan(sqlite_db, sqlite.GET_QUERY, [AFTER.id])
+    assert "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)" in plan, plan
+
+
+HOT = MessageFilter("philotimo", TAG_AND_RANGE.period)
+
+
+@pytest.fixture(scope="module")
+def postgres_rows(postgres_url: str) -> str:
+    """20,000 messages over the first quarter of 2026: a third in one hot tag, the rest
+    over 200 tags; then ANALYZE, so the planner chooses as it would in production."""
+
+    async def fill() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute("TRUNCATE messages")
+            await conn.execute(
+                """INSERT INTO messages
+                   SELECT gen_random_uuid(), 'x',
+                          CASE WHEN i % 3 = 0 THEN 'philotimo' ELSE 'tag' || (i % 200) END,
+                          'u', timestamptz '2026-01-01' + i * interval '6 minutes'
+                   FROM generate_series(1, 20000) AS i"""
+            )
+            await conn.execute("VACUUM ANALYZE messages")
+        finally:
+            await conn.close()
+
+    asyncio.run(fill())
+    return postgres_url
+
+
+async def postgres_plan(url: str, sql: str, params: list[object], *, seqscan: bool) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        if not seqscan:
+            await conn.execute("SET enable_seqscan = off")
+        rows = await conn.fetch(f"EXPLAIN {sql}", *params)
+    finally:
+        await conn.close()
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("where", [HOT, ANY_TAG_RANGE])
+def test_postgres_list_walks_an_index_in_order(postgres_rows: str, where: MessageFilter) -> None:
+    plan = asyncio.run(
+        postgres_plan(postgres_rows, *postgres.page_query(where, PAGE), seqscan=True)
+    )
+    index = "messages_tag_created_id" if where.tag else "messages_created_id"
+    assert f"Index Scan using {index}" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert "Sort" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_tag_count_uses_the_tag_index(postgres_rows: str) -> None:
+    plan = asyncio.run(postgres_plan(postgres_rows, *postgres.count_query(HOT), seqscan=True))
+    assert "messages_tag_created_id" in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_count_over_all_tags_can_use_an_index(postgres_rows: str) -> None:
+    # This range matches nearly every row, so the planner rightly prefers reading the
+    # table; with sequential scans off the plan shows an index can answer it alone.
+    sql, params = postgres.count_query(ANY_TAG_RANGE)
+    plan = asyncio.run(postgres_plan(postgres_rows, sql, params, seqscan=False))
+    assert "Index Only Scan using messages_created_id" in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_get_by_id_uses_the_primary_key(postgres_rows: str) -> None:
+    plan = asyncio.run(postgres_plan(postgres_rows, postgres.GET_QUERY, [AFTER.id], seqscan=True))
+    assert "Index Scan using messages_pkey" in plan, plan
