@@ -69,7 +69,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     async def empty() -> None:
         conn = await asyncpg.connect(url, timeout=5)
         try:
-            await conn.execute("TRUNCATE messages")
+            tables = await conn.fetch(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+            await conn.execute("TRUNCATE " + ", ".join(t["tablename"] for t in tables))
         finally:
             await conn.close()
 

@@ -3,7 +3,7 @@
 import sqlite3
 from pathlib import Path
 
-from tagfeed.store.migrate import downgrade, upgrade
+from tagfeed.store.migrate import downgrade, head_revision, upgrade
 
 
 def tables(path: Path) -> set[str]:
@@ -17,7 +17,8 @@ def test_first_start_creates_the_file_and_its_directory(tmp_path: Path) -> None:
     assert {"messages", "alembic_version", "messages_tag_created_id"} <= tables(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        assert version == head_revision()
 
 
 def test_upgrade_twice_keeps_the_data(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tagfeed.domain.counting import pieces_of
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
@@ -19,6 +20,11 @@ TAG_AND_RANGE = MessageFilter(
     "philotimo", TimeRange(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 )
 ANY_TAG_RANGE = MessageFilter(None, TAG_AND_RANGE.period)
+# Unaligned bounds: partial hours at both edges, whole hours, whole days.
+EDGY = MessageFilter(
+    "philotimo",
+    TimeRange(datetime(2026, 1, 1, 10, 30, tzinfo=UTC), datetime(2026, 4, 1, 5, 15, tzinfo=UTC)),
+)
 AFTER = Cursor(datetime(2026, 3, 1, tzinfo=UTC), "01a22331-0051-79a1-af0f-a39e3c5777d7")
 PAGE = PageRequest(51, AFTER)
 
@@ -44,10 +50,15 @@ def test_sqlite_list_walks_an_index_in_order(sqlite_db: Path, where: MessageFilt
     assert "TEMP B-TREE" not in plan, plan  # no sort: the index gives the order
 
 
-@pytest.mark.parametrize("where", [TAG_AND_RANGE, ANY_TAG_RANGE])
-def test_sqlite_count_uses_a_covering_index(sqlite_db: Path, where: MessageFilter) -> None:
-    plan = sqlite_plan(sqlite_db, *sqlite.count_query(where))
+@pytest.mark.parametrize("tag", ["philotimo", None])
+def test_sqlite_count_reads_counters_and_edges_by_index(sqlite_db: Path, tag: str | None) -> None:
+    plan = sqlite_plan(sqlite_db, *sqlite.pieces_query(tag, pieces_of(EDGY.period)))
+    assert (
+        "SEARCH message_counts USING PRIMARY KEY (tag=? AND span=? AND start>? AND start<?)" in plan
+    ), plan
     assert "SEARCH messages USING COVERING INDEX" in plan, plan
+    assert "SCAN messages" not in plan, plan
+    assert "SCAN message_counts" not in plan, plan
 
 
 def test_sqlite_get_by_id_uses_the_primary_key(sqlite_db: Path) -> None:
@@ -66,7 +77,7 @@ def postgres_rows(postgres_url: str) -> str:
     async def fill() -> None:
         conn = await asyncpg.connect(postgres_url)
         try:
-            await conn.execute("TRUNCATE messages")
+            await conn.execute("TRUNCATE messages, message_counts")
             await conn.execute(
                 """INSERT INTO messages
                    SELECT gen_random_uuid(), 'x',
@@ -106,19 +117,15 @@ def test_postgres_list_walks_an_index_in_order(postgres_rows: str, where: Messag
 
 
 @pytest.mark.postgres
-def test_postgres_tag_count_uses_the_tag_index(postgres_rows: str) -> None:
-    plan = asyncio.run(postgres_plan(postgres_rows, *postgres.count_query(HOT), seqscan=True))
-    assert "messages_tag_created_id" in plan, plan
+@pytest.mark.parametrize("tag", ["philotimo", None])
+def test_postgres_count_reads_counters_and_edges_by_index(
+    postgres_rows: str, tag: str | None
+) -> None:
+    sql, params = postgres.pieces_query(tag, pieces_of(EDGY.period))
+    plan = asyncio.run(postgres_plan(postgres_rows, sql, params, seqscan=True))
     assert "Seq Scan" not in plan, plan
-
-
-@pytest.mark.postgres
-def test_postgres_count_over_all_tags_can_use_an_index(postgres_rows: str) -> None:
-    # This range matches nearly every row, so the planner rightly prefers reading the
-    # table; with sequential scans off the plan shows an index can answer it alone.
-    sql, params = postgres.count_query(ANY_TAG_RANGE)
-    plan = asyncio.run(postgres_plan(postgres_rows, sql, params, seqscan=False))
-    assert "Index Only Scan using messages_created_id" in plan, plan
+    assert "message_counts_pkey" in plan, plan
+    assert ("messages_tag_created_id" if tag else "messages_created_id") in plan, plan
 
 
 @pytest.mark.postgres

@@ -50,6 +50,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/v1/messages", routes.messages, methods=["GET", "POST"]),
+            Route("/v1/messages/counts", routes.count_messages, methods=["GET"]),
             Route("/v1/messages/{message_id}", routes.get_message, methods=["GET"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),

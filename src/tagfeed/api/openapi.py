@@ -12,7 +12,7 @@ import msgspec
 
 from tagfeed import __version__
 from tagfeed.api.params import DEFAULT_LIMIT, MAX_LIMIT
-from tagfeed.api.schemas import MessageOut, NewMessage, Problem
+from tagfeed.api.schemas import CountsOut, MessageOut, NewMessage, Problem
 
 Json = dict[str, Any]
 
@@ -144,6 +144,35 @@ def _paths() -> Json:
                 },
             },
         },
+        "/v1/messages/counts": {
+            "get": {
+                "operationId": "countMessages",
+                "summary": "Count messages, in total and per minute, hour or day",
+                "security": [{"userId": []}],
+                "parameters": [
+                    *_FILTERS,
+                    _query(
+                        "granularity",
+                        "buckets per UTC period, zeros included; an open side of the period "
+                        "defaults to 7 days before its end and to now",
+                        {"type": "string", "enum": ["minute", "hour", "day"]},
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the total, and buckets when granularity is given",
+                        "headers": _REQUEST_ID,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CountsOut"}
+                            }
+                        },
+                    },
+                    "400": _problem("an invalid parameter, or more than 10,000 buckets"),
+                    **_COMMON,
+                },
+            },
+        },
         "/v1/messages/{message_id}": {
             "get": {
                 "operationId": "getMessage",
@@ -201,7 +230,7 @@ def _paths() -> Json:
 
 def build_openapi(server_url: str | None = None) -> Json:
     _, components = msgspec.json.schema_components(
-        (NewMessage, MessageOut, Problem), ref_template="#/components/schemas/{name}"
+        (NewMessage, MessageOut, CountsOut, Problem), ref_template="#/components/schemas/{name}"
     )
     document: Json = {
         "openapi": "3.0.3",

@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tagfeed.api.identity import require_user
-from tagfeed.api.params import parse_list_params
+from tagfeed.api.params import parse_filter, parse_list_params
 from tagfeed.api.problems import ApiError, field_of_decode_error
-from tagfeed.api.schemas import encoder, message_out, new_message_decoder
+from tagfeed.api.schemas import CountsOut, counts_out, encoder, message_out, new_message_decoder
 from tagfeed.domain.commands import PostMessage
+from tagfeed.domain.counting import parse_granularity
 from tagfeed.domain.errors import InvalidInput
 from tagfeed.service.messages import MessageService
 
@@ -88,6 +89,16 @@ async def list_messages(request: Request) -> Response:
         query = urlencode([*kept, ("cursor", page.next.encode())])
         headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
     return _json([message_out(m) for m in page.messages], headers=headers)
+
+
+async def count_messages(request: Request) -> Response:
+    require_user(request)
+    where = parse_filter(request.query_params)
+    granularity = parse_granularity(request.query_params.get("granularity") or None)
+    service = _service(request)
+    if granularity is None:
+        return _json(CountsOut(total=await service.count(where)))
+    return _json(counts_out(await service.buckets(where, granularity), granularity))
 
 
 async def messages(request: Request) -> Response:

@@ -1,10 +1,13 @@
 """Wire shapes: what clients send and receive. The same types validate requests and
 produce the OpenAPI schemas, so the document cannot drift from the code."""
 
+from datetime import datetime
+from functools import lru_cache
 from typing import Annotated
 
 import msgspec
 
+from tagfeed.domain.counting import Bucket, Granularity
 from tagfeed.domain.model import Message
 
 
@@ -39,14 +42,36 @@ class Problem(msgspec.Struct, omit_defaults=True):
     request_id: str = ""  # omitted when empty
 
 
-class Counts(msgspec.Struct):
-    """Reserved for GET /v1/messages/counts (a later issue)."""
+class BucketOut(msgspec.Struct):
+    start: Annotated[str, msgspec.Meta(description="inclusive, UTC")]
+    end: Annotated[str, msgspec.Meta(description="exclusive, UTC")]
+    count: int
+
+
+class CountsOut(msgspec.Struct, omit_defaults=True):
+    """The body of GET /v1/messages/counts; granularity and buckets only when asked for."""
 
     total: int
+    granularity: str | msgspec.UnsetType = msgspec.UNSET
+    buckets: list[BucketOut] | msgspec.UnsetType = msgspec.UNSET
+
+
+@lru_cache(maxsize=65_536)
+def format_utc(instant: datetime) -> str:
+    """RFC 3339, UTC, always six fraction digits. Cached: bucket bounds repeat a lot."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def format_instant(message: Message) -> str:
     return message.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def counts_out(buckets: list[Bucket], granularity: Granularity) -> CountsOut:
+    return CountsOut(
+        total=sum(b.count for b in buckets),
+        granularity=granularity.value,
+        buckets=[BucketOut(format_utc(b.start), format_utc(b.end), b.count) for b in buckets],
+    )
 
 
 def message_out(message: Message) -> MessageOut:

@@ -2,17 +2,25 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.commands import PostMessage
+from tagfeed.domain.counting import (
+    Bucket,
+    Granularity,
+    bucket_edges,
+    pieces_of,
+)
 from tagfeed.domain.errors import MessageNotFound
 from tagfeed.domain.ids import is_message_id
 from tagfeed.domain.model import DEFAULT_MAX_TEXT_LENGTH, Message, new_message
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.timerange import TimeRange
 from tagfeed.store.port import Store, unit_of_work
 
 Clock = Callable[[], datetime]
+DEFAULT_COUNTS_WINDOW = timedelta(days=7)
 
 
 def utc_now() -> datetime:
@@ -68,7 +76,30 @@ class MessageService:
         return Page(rows[: request.limit], Cursor(last.created_at, last.id))
 
     async def count(self, where: MessageFilter) -> int:
-        return await self._store.count(where)
+        """Exact, from the counters: the cost grows with the period's days, not its rows."""
+        return await self._store.count_pieces(where.tag, pieces_of(where.period))
+
+    async def buckets(self, where: MessageFilter, granularity: Granularity) -> list[Bucket]:
+        """One bucket per UTC minute, hour or day of the period, zeros included; the
+        first and last are clipped to the period. An open side of the period defaults
+        to the 7 days before its end and to now (as Twitter's counts endpoint does)."""
+        end = where.period.end or self._clock()
+        start = where.period.start or end - DEFAULT_COUNTS_WINDOW
+        edges = bucket_edges(TimeRange(start, end), granularity)
+        step = granularity.step
+        whole = [(s, e) for s, e in edges if e - s == step]
+        counts = (
+            await self._store.series(where.tag, step, whole[0][0], whole[-1][1]) if whole else {}
+        )
+        buckets = []
+        for bucket_start, bucket_end in edges:
+            if bucket_end - bucket_start == step:
+                n = counts.get(bucket_start, 0)
+            else:  # a clipped edge bucket: count it exactly, piece by piece
+                pieces = pieces_of(TimeRange(bucket_start, bucket_end))
+                n = await self._store.count_pieces(where.tag, pieces)
+            buckets.append(Bucket(bucket_start, bucket_end, n))
+        return buckets
 
     async def ready(self) -> None:
         """Raises a StoreError unless the database answers."""

@@ -1,5 +1,9 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tagfeed.domain.counting import Piece, floor_to
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
@@ -40,8 +44,26 @@ class MemoryStore:
             newest_first = [m for m in newest_first if (m.created_at, m.id) < position]
         return newest_first[: page.limit]
 
-    async def count(self, where: MessageFilter) -> int:
-        return sum(1 for m in self.messages.values() if _matches(m, where))
+    def _in(self, tag: str | None, start: datetime, end: datetime) -> list[Message]:
+        return [
+            m
+            for m in self.messages.values()
+            if (tag is None or m.tag == tag) and start <= m.created_at < end
+        ]
+
+    async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
+        # No counters here: every piece is counted from the messages, which is what the
+        # counters must agree with.
+        return sum(len(self._in(tag, p.start, p.end)) for p in pieces)
+
+    async def series(
+        self, tag: str | None, step: timedelta, start: datetime, end: datetime
+    ) -> dict[datetime, int]:
+        counts: dict[datetime, int] = {}
+        for message in self._in(tag, start, end):
+            bucket = floor_to(message.created_at, step)
+            counts[bucket] = counts.get(bucket, 0) + 1
+        return counts
 
     async def ping(self) -> None:
         pass

@@ -31,3 +31,12 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(_config(database_url), revision)
+
+
+def head_revision() -> str:
+    """The newest revision this version of tagfeed knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config("sqlite:///unused")).get_current_head()
+    assert head is not None
+    return head

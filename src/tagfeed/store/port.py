@@ -6,10 +6,12 @@ committing (including by an exception). Reads are plain queries over tables buil
 reading.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from tagfeed.domain.counting import Piece
 from tagfeed.domain.events import MessagePosted
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
@@ -61,7 +63,16 @@ class Store(Protocol):
         """Up to ``page.limit`` messages newest first ((created_at, id) descending),
         strictly after ``page.after`` when given."""
 
-    async def count(self, where: MessageFilter) -> int: ...
+    async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
+        """The number of messages with ``tag`` (None: any) in the pieces, each read from
+        the counters of its span or, for a span of None, from the messages."""
+
+    async def series(
+        self, tag: str | None, step: timedelta, start: datetime, end: datetime
+    ) -> dict[datetime, int]:
+        """Counts per whole ``step`` (a minute, an hour or a day, aligned to UTC) in
+        [start, end), which must be aligned to ``step``; periods with no message are
+        absent. Hours and days come from the counters, minutes from the messages."""
 
     async def ping(self) -> None:
         """Return when the database answers a trivial query; raise otherwise."""

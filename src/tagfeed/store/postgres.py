@@ -7,12 +7,15 @@ twice: by ``asyncio.timeout`` around pool acquisition and query, and by the serv
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
 
+from tagfeed.domain.counting import ALL_TAGS, Piece, counter_deltas
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
@@ -23,7 +26,21 @@ T = TypeVar("T")
 
 _COLUMNS = "id::text, text, tag, user_id, created_at"
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = $1::uuid"
-_INSERT = "INSERT INTO messages (id, text, tag, user_id, created_at) VALUES ($1, $2, $3, $4, $5)"
+# One statement, so one round trip and an implicit transaction: the messages and the
+# counters that count them commit together or not at all. Counter keys arrive sorted, so
+# concurrent writers lock counter rows in the same order and cannot deadlock.
+_WRITE = """
+WITH stored AS (
+    INSERT INTO messages (id, text, tag, user_id, created_at)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+)
+INSERT INTO message_counts AS c (tag, span, start, slot, n)
+SELECT * FROM unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[])
+ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
+"""
+# Writers pick one of these rows per counter at random, so posts to one hot tag do not
+# all queue on one row lock; readers sum over them.
+COUNTER_SLOTS = 8
 
 # Errors after which the same request may succeed later: the server is down, restarting,
 # refusing connections, or cancelled our statement for taking too long.
@@ -74,12 +91,49 @@ def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[objec
     )
 
 
-def count_query(where: MessageFilter) -> tuple[str, list[object]]:
-    clauses, params = _where(where)
-    sql = "SELECT count(*) FROM messages"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    return sql, params
+def pieces_query(tag: str | None, pieces: Sequence[Piece]) -> tuple[str, list[object]]:
+    """One statement summing every piece: raw pieces count messages, others sum counters."""
+    parts: list[str] = []
+    params: list[object] = []
+    for piece in pieces:
+        if piece.span is None:
+            where = f"created_at >= ${len(params) + 1} AND created_at < ${len(params) + 2}"
+            params += [piece.start, piece.end]
+            if tag is not None:
+                params.append(tag)
+                where += f" AND tag = ${len(params)}"
+            parts.append(f"(SELECT count(*) FROM messages WHERE {where})")
+        else:
+            n = len(params)
+            parts.append(
+                "(SELECT coalesce(sum(n), 0) FROM message_counts"
+                f" WHERE tag = ${n + 1} AND span = ${n + 2} AND start >= ${n + 3}"
+                f" AND start < ${n + 4})"
+            )
+            params += [
+                ALL_TAGS if tag is None else tag,
+                int(piece.span.total_seconds()),
+                piece.start,
+                piece.end,
+            ]
+    return "SELECT (" + (" + ".join(parts) or "0") + ")::bigint", params
+
+
+def series_query(
+    tag: str | None, step: timedelta, start: datetime, end: datetime
+) -> tuple[str, list[object]]:
+    if step >= timedelta(hours=1):
+        return (
+            "SELECT start, sum(n)::bigint FROM message_counts"
+            " WHERE tag = $1 AND span = $2 AND start >= $3 AND start < $4 GROUP BY start",
+            [ALL_TAGS if tag is None else tag, int(step.total_seconds()), start, end],
+        )
+    where = "created_at >= $2 AND created_at < $3" + (" AND tag = $4" if tag else "")
+    return (
+        "SELECT date_bin($1::interval, created_at, timestamptz 'epoch') AS bucket, count(*)"
+        f" FROM messages WHERE {where} GROUP BY bucket",
+        [step, start, end, *([tag] if tag else [])],
+    )
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -142,13 +196,24 @@ class PostgresStore:
             return await call(conn)
 
     async def apply(self, work: UnitOfWork) -> None:
-        rows = [(m.id, m.text, m.tag, m.user_id, m.created_at) for m in work.new_messages]
-
-        async def write(conn: asyncpg.Connection) -> None:
-            async with conn.transaction():
-                await conn.executemany(_INSERT, rows)
-
-        await self._run(write)
+        messages = work.new_messages
+        if not messages:
+            return
+        slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
+        counters = sorted(counter_deltas(messages).items())
+        params = [
+            [m.id for m in messages],
+            [m.text for m in messages],
+            [m.tag for m in messages],
+            [m.user_id for m in messages],
+            [m.created_at for m in messages],
+            [tag for (tag, _, _), _ in counters],
+            [int(span.total_seconds()) for (_, span, _), _ in counters],
+            [start for (_, _, start), _ in counters],
+            [slot] * len(counters),
+            [n for _, n in counters],
+        ]
+        await self._run(lambda conn: conn.execute(_WRITE, *params))
 
     async def get(self, message_id: str) -> Message | None:
         row = await self._run(lambda conn: conn.fetchrow(GET_QUERY, message_id))
@@ -159,9 +224,16 @@ class PostgresStore:
         rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
         return [_to_message(row) for row in rows]
 
-    async def count(self, where: MessageFilter) -> int:
-        sql, params = count_query(where)
+    async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
+        sql, params = pieces_query(tag, pieces)
         return int(await self._run(lambda conn: conn.fetchval(sql, *params)))
+
+    async def series(
+        self, tag: str | None, step: timedelta, start: datetime, end: datetime
+    ) -> dict[datetime, int]:
+        sql, params = series_query(tag, step, start, end)
+        rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
+        return {row[0]: int(row[1]) for row in rows}
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))

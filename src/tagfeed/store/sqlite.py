@@ -13,11 +13,13 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from tagfeed.domain.counting import ALL_TAGS, Piece, counter_deltas
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
@@ -31,6 +33,10 @@ Row = tuple[Any, ...]
 MAX_BATCH = 512
 _COLUMNS = "id, text, tag, user_id, created_at"
 _INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_BUMP_COUNTER = (
+    "INSERT INTO message_counts (tag, span, start, slot, n) VALUES (?, ?, ?, 0, ?)"
+    " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
+)
 _PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
 
 
@@ -72,15 +78,53 @@ def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[objec
     return sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, page.limit]
 
 
-def count_query(where: MessageFilter) -> tuple[str, list[object]]:
-    clauses, params = _where(where)
-    sql = "SELECT count(*) FROM messages"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    return sql, params
-
-
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
+
+
+def _micros(span: timedelta) -> int:
+    return span // timedelta(microseconds=1)
+
+
+def pieces_query(tag: str | None, pieces: Sequence[Piece]) -> tuple[str, list[object]]:
+    """One statement summing every piece: raw pieces count messages, others sum counters."""
+    parts: list[str] = []
+    params: list[object] = []
+    for piece in pieces:
+        bounds = [epoch_micros(piece.start), epoch_micros(piece.end)]
+        if piece.span is None:
+            where = "created_at >= ? AND created_at < ?"
+            if tag is not None:
+                where = "tag = ? AND " + where
+                params.append(tag)
+            parts.append(f"(SELECT count(*) FROM messages WHERE {where})")
+            params += bounds
+        else:
+            parts.append(
+                "(SELECT coalesce(sum(n), 0) FROM message_counts"
+                " WHERE tag = ? AND span = ? AND start >= ? AND start < ?)"
+            )
+            params += [ALL_TAGS if tag is None else tag, int(piece.span.total_seconds()), *bounds]
+    return "SELECT " + (" + ".join(parts) or "0"), params
+
+
+def series_query(
+    tag: str | None, step: timedelta, start: datetime, end: datetime
+) -> tuple[str, list[object]]:
+    bounds: list[object] = [epoch_micros(start), epoch_micros(end)]
+    if step >= timedelta(hours=1):
+        return (
+            "SELECT start, sum(n) FROM message_counts"
+            " WHERE tag = ? AND span = ? AND start >= ? AND start < ? GROUP BY start",
+            [ALL_TAGS if tag is None else tag, int(step.total_seconds()), *bounds],
+        )
+    size = _micros(step)
+    floor = f"created_at - ((created_at % {size}) + {size}) % {size}"
+    where = "created_at >= ? AND created_at < ?"
+    params: list[object] = bounds
+    if tag is not None:
+        where = "tag = ? AND " + where
+        params = [tag, *bounds]
+    return f"SELECT {floor} AS bucket, count(*) FROM messages WHERE {where} GROUP BY bucket", params
 
 
 def _translate(exc: sqlite3.Error) -> StoreError:
@@ -224,6 +268,19 @@ class SQLiteStore:
             else:
                 outcomes.append(None)
             conn.execute("RELEASE unit")
+        stored = [
+            message
+            for pending, outcome in zip(live, outcomes, strict=True)
+            if outcome is None
+            for message in pending.work.new_messages
+        ]
+        conn.executemany(
+            _BUMP_COUNTER,
+            [
+                (tag, int(span.total_seconds()), epoch_micros(start), n)
+                for (tag, span, start), n in counter_deltas(stored).items()
+            ],
+        )
         conn.execute("COMMIT")
         for pending, outcome in zip(live, outcomes, strict=True):
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
@@ -262,9 +319,16 @@ class SQLiteStore:
             lambda conn: [_to_message(row) for row in conn.execute(sql, params)]
         )
 
-    async def count(self, where: MessageFilter) -> int:
-        sql, params = count_query(where)
+    async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
+        sql, params = pieces_query(tag, pieces)
         return await self._read(lambda conn: int(conn.execute(sql, params).fetchone()[0]))
+
+    async def series(
+        self, tag: str | None, step: timedelta, start: datetime, end: datetime
+    ) -> dict[datetime, int]:
+        sql, params = series_query(tag, step, start, end)
+        rows = await self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return {from_epoch_micros(bucket): int(n) for bucket, n in rows}
 
     async def ping(self) -> None:
         await self._read(lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall())

@@ -1,0 +1,112 @@
+"""Splitting periods into counter pieces and buckets."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tagfeed.domain.counting import (
+    DAY,
+    HOUR,
+    MAX_BUCKETS,
+    Granularity,
+    bounds,
+    bucket_edges,
+    counter_deltas,
+    floor_to,
+    parse_granularity,
+    pieces_of,
+)
+from tagfeed.domain.errors import InvalidInput
+from tagfeed.domain.model import Message
+from tagfeed.domain.timerange import TimeRange
+
+instants = st.datetimes(
+    min_value=datetime(1960, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+
+
+@given(instants, instants)
+def test_pieces_tile_the_period_exactly(a: datetime, b: datetime) -> None:
+    start, end = sorted((a, b))
+    pieces = pieces_of(TimeRange(start, end))
+    if start == end:
+        assert pieces == []
+        return
+    assert pieces[0].start == start
+    assert pieces[-1].end == end
+    for before, after in itertools.pairwise(pieces):
+        assert before.end == after.start
+    for piece in pieces:
+        assert piece.start < piece.end
+        if piece.span is None:
+            assert piece.end - piece.start < HOUR  # raw pieces stay small
+        else:
+            assert floor_to(piece.start, piece.span) == piece.start
+            assert floor_to(piece.end, piece.span) == piece.end
+    assert len(pieces) <= 5
+
+
+def test_open_periods_use_the_widest_bounds() -> None:
+    start, end = bounds(TimeRange())
+    assert start.year == 1
+    assert end.year == 9999
+    assert [p.span for p in pieces_of(TimeRange())] == [DAY]
+
+
+@given(instants, st.integers(min_value=0, max_value=5000), st.sampled_from(list(Granularity)))
+def test_buckets_cover_the_period_aligned_and_clipped(
+    start: datetime, minutes: int, granularity: Granularity
+) -> None:
+    end = start + timedelta(minutes=minutes, seconds=7)
+    edges = bucket_edges(TimeRange(start, end), granularity)
+    assert edges[0][0] == start
+    assert edges[-1][1] == end
+    for (_, first_end), (second_start, _) in itertools.pairwise(edges):
+        assert first_end == second_start
+        assert floor_to(first_end, granularity.step) == first_end
+
+
+def test_too_many_buckets_is_refused_naming_granularity() -> None:
+    period = TimeRange(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+    assert len(bucket_edges(period, Granularity.HOUR)) == 59 * 24
+    with pytest.raises(InvalidInput) as raised:
+        bucket_edges(period, Granularity.MINUTE)
+    assert raised.value.field == "granularity"
+    assert str(MAX_BUCKETS) in raised.value.detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, None), ("day", Granularity.DAY), ("minute", Granularity.MINUTE)]
+)
+def test_parse_granularity(raw: str | None, expected: Granularity | None) -> None:
+    assert parse_granularity(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["Day", "week", "", "1h"])
+def test_parse_granularity_refuses_others(raw: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_granularity(raw)
+
+
+def test_counter_deltas_count_each_message_four_times() -> None:
+    at = datetime(2026, 5, 1, 10, 30, tzinfo=UTC)
+    messages = [Message(str(i), "x", tag, "u", at) for i, tag in enumerate(["a", "a", "b"])]
+    deltas = counter_deltas(messages)
+    hour, day = datetime(2026, 5, 1, 10, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+    assert deltas == {
+        ("a", HOUR, hour): 2,
+        ("a", DAY, day): 2,
+        ("b", HOUR, hour): 1,
+        ("b", DAY, day): 1,
+        ("", HOUR, hour): 3,
+        ("", DAY, day): 3,
+    }
+
+
+def test_floor_before_the_epoch_goes_down() -> None:
+    assert floor_to(datetime(1969, 12, 31, 23, 30, tzinfo=UTC), HOUR) == datetime(
+        1969, 12, 31, 23, tzinfo=UTC
+    )
