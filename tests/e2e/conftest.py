@@ -71,7 +71,7 @@ def stop_server(server: Server) -> bool:
     except subprocess.TimeoutExpired:
         server.process.kill()
         raise
-    return code in (0, -signal.SIGTERM) and '"event": "stopped"' in server.log_path.read_text()
+    return code in (0, -signal.SIGTERM) and '"event":"stopped"' in server.log_path.read_text()
 
 
 @pytest.fixture

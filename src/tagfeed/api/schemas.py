@@ -63,7 +63,8 @@ def format_utc(instant: datetime) -> str:
 
 
 def format_instant(message: Message) -> str:
-    return message.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is faster than strftime; created_at is UTC, so swap "+00:00" for "Z".
+    return message.created_at.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def counts_out(buckets: list[Bucket], granularity: Granularity) -> CountsOut:

@@ -26,7 +26,8 @@ def new_message_id(created_at: datetime) -> str:
     rand_a = sub_ms * 4096 // 1000
     rand_b = int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
     value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    return str(uuid.UUID(int=value))
+    hex_ = f"{value:032x}"  # formatting by hand: uuid.UUID costs 3x more on the hot path
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
 
 
 def is_message_id(candidate: str) -> bool:

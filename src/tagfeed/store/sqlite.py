@@ -37,7 +37,8 @@ _BUMP_COUNTER = (
     "INSERT INTO message_counts (tag, span, start, slot, n) VALUES (?, ?, ?, 0, ?)"
     " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
 )
-_PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
+_PROGRESS_STEPS = 1000
+_INLINE_BUSY_MS = 50  # VM instructions between deadline checks: microseconds of work
 
 
 def sqlite_path(url: str) -> str:
@@ -165,15 +166,17 @@ class SQLiteStore:
         self._writer: threading.Thread | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        self._inline_conn: sqlite3.Connection | None = None
 
     # -- connections -------------------------------------------------------------------
 
-    def _connect(self, *, read_only: bool) -> sqlite3.Connection:
+    def _connect(self, *, read_only: bool, busy_ms: int | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+        busy = int(self._timeout * 1000) if busy_ms is None else busy_ms
+        conn.execute(f"PRAGMA busy_timeout={busy}")
         if read_only:
             conn.execute("PRAGMA query_only=1")
         return conn
@@ -200,6 +203,9 @@ class SQLiteStore:
         if self._readers is not None:
             self._readers.shutdown(wait=True)
             self._readers = None
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+            self._inline_conn = None
 
     # -- writes --------------------------------------------------------------------------
 
@@ -210,7 +216,8 @@ class SQLiteStore:
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put(_Pending(work, future, loop))
         try:
-            await asyncio.wait_for(future, self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await future
         except TimeoutError:
             raise StoreTimeout("SQLite did not commit within the timeout") from None
 
@@ -287,22 +294,40 @@ class SQLiteStore:
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+    def _query(self, conn: sqlite3.Connection, query: Callable[[sqlite3.Connection], T]) -> T:
+        deadline = time.monotonic() + self._timeout
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
+        try:
+            return query(conn)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T], *, inline: bool) -> T:
+        """Run a read. ``inline`` reads touch few rows (a lookup by id, one page, a count
+        from counters): they run on the event loop's thread, since a hop to the pool
+        costs more than the query. If such a read finds the database locked (rare in WAL
+        mode), it is retried on the pool, which may wait up to the timeout."""
         if self._readers is None:
             raise StoreUnavailable("the SQLite store is not open")
-        deadline = time.monotonic() + self._timeout
-
-        def run() -> T:
+        if inline:
             try:
-                conn = self._reader()
-                conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
-                return query(conn)
+                if self._inline_conn is None:
+                    self._inline_conn = self._connect(read_only=True, busy_ms=_INLINE_BUSY_MS)
+                return self._query(self._inline_conn, query)
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
-
+            except StoreTimeout:
+                raise
+            except StoreUnavailable:
+                pass  # locked or not openable now: let the pool wait for it
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._readers, run), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                return await loop.run_in_executor(
+                    self._readers, lambda: self._query(self._reader(), query)
+                )
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
         except TimeoutError:
             raise StoreTimeout("SQLite did not answer within the timeout") from None
 
@@ -311,24 +336,29 @@ class SQLiteStore:
             row = conn.execute(GET_QUERY, (message_id,)).fetchone()
             return None if row is None else _to_message(row)
 
-        return await self._read(query)
+        return await self._read(query, inline=True)
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         sql, params = page_query(where, page)
         return await self._read(
-            lambda conn: [_to_message(row) for row in conn.execute(sql, params)]
+            lambda conn: [_to_message(row) for row in conn.execute(sql, params)], inline=True
         )
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)
-        return await self._read(lambda conn: int(conn.execute(sql, params).fetchone()[0]))
+        return await self._read(
+            lambda conn: int(conn.execute(sql, params).fetchone()[0]), inline=True
+        )
 
     async def series(
         self, tag: str | None, step: timedelta, start: datetime, end: datetime
     ) -> dict[datetime, int]:
         sql, params = series_query(tag, step, start, end)
-        rows = await self._read(lambda conn: conn.execute(sql, params).fetchall())
+        # Minute series scan messages: possibly many rows, so off the event loop.
+        rows = await self._read(lambda conn: conn.execute(sql, params).fetchall(), inline=False)
         return {from_epoch_micros(bucket): int(n) for bucket, n in rows}
 
     async def ping(self) -> None:
-        await self._read(lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall())
+        await self._read(
+            lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall(), inline=False
+        )
