@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_text_length: int = Field(280, ge=1, le=100_000)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
+    idempotency_key_ttl_hours: float = Field(24, ge=1, le=24 * 365)
+    idempotency_purge_interval_seconds: float = Field(600, ge=1, le=86_400)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)

@@ -1,8 +1,11 @@
 """The app factory: everything is built from one Settings object; nothing connects at
 import. The store opens in the lifespan and closes (draining queued writes) on shutdown."""
 
+import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -27,20 +30,43 @@ from tagfeed.store.port import Store
 log = structlog.get_logger("tagfeed")
 
 
+async def purge_expired_keys(service: MessageService, interval: float) -> None:
+    """Every ``interval`` seconds (jittered, so several processes spread out), delete
+    expired idempotency keys in small batches. Failures are logged and retried later."""
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
+        try:
+            purged = await service.purge_expired_keys()
+        except Exception as exc:  # a purge must never stop the service
+            log.warning("purge_failed", error=repr(exc))
+        else:
+            if purged:
+                log.info("purged_idempotency_keys", count=purged)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     """Build the ASGI app. ``store`` defaults to the one ``settings.database_url`` names;
     tests pass their own. Migrations are not run here (see ``tagfeed.cli``)."""
     configure_logging(settings.log_level)
     chosen_store = store if store is not None else store_from_settings(settings)
     openapi_body = encoder.encode(build_openapi())
+    service = MessageService(
+        chosen_store,
+        max_text_length=settings.max_text_length,
+        key_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
         log.info("started", backend=settings.database_url.partition(":")[0])
+        purging = asyncio.create_task(
+            purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
+        )
         try:
             yield
         finally:
+            purging.cancel()
             await chosen_store.close()  # waits for queued writes to commit
             log.info("stopped")
 
@@ -62,7 +88,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.service = MessageService(chosen_store, max_text_length=settings.max_text_length)
+    app.state.service = service
     return RequestContext(app)
 
 

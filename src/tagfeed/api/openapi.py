@@ -68,6 +68,16 @@ def _paths() -> Json:
                 "operationId": "postMessage",
                 "summary": "Post a tagged message",
                 "security": [{"userId": []}],
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "1-255 printable ASCII characters; a retry with the "
+                        "same key within 24 h gets the first response again",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -86,12 +96,21 @@ def _paths() -> Json:
                                 "schema": {"type": "string"},
                                 "description": "/v1/messages/{id}",
                             },
+                            "Idempotent-Replayed": {
+                                "schema": {"type": "string", "enum": ["true"]},
+                                "description": "present when this replays an earlier answer",
+                            },
                         },
                         "content": {"application/json": {"schema": message}},
                     },
                     "400": _problem("malformed JSON or an invalid field (named in detail)"),
+                    "409": _problem(
+                        "a request with this Idempotency-Key is still being processed",
+                        {"Retry-After": {"schema": {"type": "integer"}}},
+                    ),
                     "413": _problem("body larger than the limit"),
                     "415": _problem("Content-Type is not application/json"),
+                    "422": _problem("this Idempotency-Key was used with a different body"),
                     **_COMMON,
                 },
             },

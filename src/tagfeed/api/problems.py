@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from tagfeed.api.schemas import Problem, encoder
 from tagfeed.domain.errors import InvalidInput, MessageNotFound
+from tagfeed.domain.idempotency import IdempotencyKeyReused, RequestInFlight
 from tagfeed.store.errors import StoreError, StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -52,6 +53,8 @@ KINDS: dict[int, ProblemKind] = {
 STATUS_OF: dict[type[Exception], int] = {
     InvalidInput: 400,
     MessageNotFound: 404,
+    RequestInFlight: 409,
+    IdempotencyKeyReused: 422,
     StoreUnavailable: 503,
     StoreError: 500,
 }
@@ -80,6 +83,8 @@ def status_for(exc: Exception) -> int:
 def _public_detail(exc: Exception, status: int, retry_after: int) -> tuple[str, dict[str, str]]:
     if status == 503:
         return "the database is unavailable; retry later", {"Retry-After": str(retry_after)}
+    if status == 409:  # the first request with the key is still running: soon done
+        return str(exc), {"Retry-After": "1"}
     if status == 500:
         return "an unexpected error occurred; quote the request_id when reporting it", {}
     return str(exc.detail if isinstance(exc, InvalidInput) else exc), {}
@@ -123,6 +128,8 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
     return {
         InvalidInput: domain_or_store,
         MessageNotFound: domain_or_store,
+        RequestInFlight: domain_or_store,
+        IdempotencyKeyReused: domain_or_store,
         StoreError: domain_or_store,
         ApiError: api_error,
         HTTPException: http_error,

@@ -11,9 +11,11 @@ from tagfeed.api.identity import require_user
 from tagfeed.api.params import parse_filter, parse_list_params
 from tagfeed.api.problems import ApiError, field_of_decode_error
 from tagfeed.api.schemas import CountsOut, counts_out, encoder, message_out, new_message_decoder
+from tagfeed.domain import idempotency
 from tagfeed.domain.commands import PostMessage
 from tagfeed.domain.counting import parse_granularity
 from tagfeed.domain.errors import InvalidInput
+from tagfeed.domain.model import Message
 from tagfeed.service.messages import MessageService
 
 JSON = "application/json"
@@ -66,8 +68,26 @@ async def post_message(request: Request) -> Response:
         raise InvalidInput(field_of_decode_error(reason), reason) from None
     except msgspec.DecodeError as exc:
         raise InvalidInput("body", f"is not valid JSON ({exc})") from None
-    message = await _service(request).post(PostMessage(fields.text, fields.tag, user_id))
-    return _json(message_out(message), 201, {"Location": f"/v1/messages/{message.id}"})
+    command = PostMessage(fields.text, fields.tag, user_id)
+    raw_key = request.headers.get("idempotency-key")
+    if raw_key is None:
+        message = await _service(request).post(command)
+        return _json(message_out(message), 201, {"Location": f"/v1/messages/{message.id}"})
+    answer = await _service(request).post_once(
+        command,
+        idempotency.parse_key(raw_key),
+        idempotency.fingerprint(fields.text, fields.tag),
+        _created,
+    )
+    headers = {"Location": answer.record.location}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answer.record.body, answer.record.status, headers, media_type=JSON)
+
+
+def _created(message: Message) -> tuple[int, str, bytes]:
+    """The 201 answer to a new message, as stored for idempotent replays."""
+    return 201, f"/v1/messages/{message.id}", encoder.encode(message_out(message))
 
 
 async def get_message(request: Request) -> Response:

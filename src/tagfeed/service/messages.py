@@ -12,15 +12,29 @@ from tagfeed.domain.counting import (
     pieces_of,
 )
 from tagfeed.domain.errors import MessageNotFound
+from tagfeed.domain.idempotency import IdempotencyKeyReused, RequestInFlight
 from tagfeed.domain.ids import is_message_id
 from tagfeed.domain.model import DEFAULT_MAX_TEXT_LENGTH, Message, new_message
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.store.port import Store, unit_of_work
+from tagfeed.store.port import IdempotencyRecord, Store, unit_of_work
 
 Clock = Callable[[], datetime]
+# How the caller will answer a created message: (status, Location, body). It is stored
+# with the idempotency key, in the same transaction as the message, to be replayed.
+Render = Callable[[Message], tuple[int, str, bytes]]
 DEFAULT_COUNTS_WINDOW = timedelta(days=7)
+DEFAULT_KEY_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The response to a POST with an idempotency key; ``replayed`` when it is the
+    stored response of an earlier request."""
+
+    record: IdempotencyRecord
+    replayed: bool
 
 
 def utc_now() -> datetime:
@@ -40,25 +54,72 @@ class MessageService:
         *,
         clock: Clock = utc_now,
         max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
+        key_ttl: timedelta = DEFAULT_KEY_TTL,
     ) -> None:
         self._store = store
         self._clock = clock
         self._max_text_length = max_text_length
+        self._key_ttl = key_ttl
+        # Keys being processed by this process: a concurrent retry is told at once.
+        # Across processes the store detects it (or the retry waits and replays).
+        self._in_flight: set[tuple[str, str]] = set()
 
-    async def post(self, command: PostMessage) -> Message:
-        """Validate, store durably, and return the message. Raises InvalidInput before
-        touching the store; StoreUnavailable if it could not be committed in time."""
-        message = new_message(
+    def _new(self, command: PostMessage) -> Message:
+        return new_message(
             text=command.text,
             tag=command.tag,
             user_id=command.user_id,
             now=self._clock(),
             max_text_length=self._max_text_length,
         )
+
+    async def post(self, command: PostMessage) -> Message:
+        """Validate, store durably, and return the message. Raises InvalidInput before
+        touching the store; StoreUnavailable if it could not be committed in time."""
+        message = self._new(command)
         async with unit_of_work(self._store) as work:
             work.add_message(message)
             await work.commit()
         return message
+
+    async def post_once(
+        self, command: PostMessage, key: str, fingerprint: str, render: Render
+    ) -> Answer:
+        """Post unless ``key`` was already used by this user within the key TTL: then
+        return the stored answer (same fingerprint) or raise IdempotencyKeyReused.
+        Raises RequestInFlight while another request with the key is being processed."""
+        scope = (command.user_id, key)
+        if scope in self._in_flight:
+            raise RequestInFlight(key)
+        self._in_flight.add(scope)
+        try:
+            message = self._new(command)
+            status, location, body = render(message)
+            record = IdempotencyRecord(
+                command.user_id, key, fingerprint, status, location, body, message.created_at
+            )
+            async with unit_of_work(self._store) as work:
+                work.add_message(message)
+                work.claim_key(record, not_before=message.created_at - self._key_ttl)
+                await work.commit()
+        finally:
+            self._in_flight.discard(scope)
+        held = work.held_by
+        if held is None:
+            return Answer(record, replayed=False)
+        if held.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(key)
+        return Answer(held, replayed=True)
+
+    async def purge_expired_keys(self, batch: int = 1000) -> int:
+        """Delete expired idempotency keys in small transactions; returns how many."""
+        before = self._clock() - self._key_ttl
+        total = 0
+        while (deleted := await self._store.purge_idempotency_keys(before, batch)) > 0:
+            total += deleted
+            if deleted < batch:
+                break
+        return total
 
     async def get(self, message_id: str) -> Message:
         """Raises MessageNotFound for an unknown id, or one that cannot be an id at all."""

@@ -7,7 +7,7 @@ from tagfeed.domain.counting import Piece, floor_to
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
-from tagfeed.store.port import UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 
 def _matches(message: Message, where: MessageFilter) -> bool:
@@ -19,6 +19,7 @@ def _matches(message: Message, where: MessageFilter) -> bool:
 class MemoryStore:
     def __init__(self) -> None:
         self.messages: dict[str, Message] = {}
+        self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
 
     async def open(self) -> None:
         pass
@@ -27,8 +28,21 @@ class MemoryStore:
         pass
 
     async def apply(self, work: UnitOfWork) -> None:
+        if work.claim is not None:
+            record = work.claim.record
+            held = self.keys.get((record.user_id, record.key))
+            if held is not None and held.created_at >= work.claim.not_before:
+                work.held_by = held
+                return
+            self.keys[record.user_id, record.key] = record
         for message in work.new_messages:
             self.messages[message.id] = message
+
+    async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
+        expired = [k for k, r in self.keys.items() if r.created_at < before][:limit]
+        for key in expired:
+            del self.keys[key]
+        return len(expired)
 
     async def get(self, message_id: str) -> Message | None:
         return self.messages.get(message_id)

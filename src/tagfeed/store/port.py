@@ -8,6 +8,7 @@ reading.
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -18,19 +19,50 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """An idempotency key, what it was first used for, and the response it got."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    status: int
+    location: str
+    body: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Write the unit only if no record newer than ``not_before`` holds the key."""
+
+    record: IdempotencyRecord
+    not_before: datetime
+
+
 class UnitOfWork:
-    """Collects the writes of one command; a store's ``_commit`` applies them atomically."""
+    """Collects the writes of one command; a store's ``apply`` applies them atomically."""
 
     def __init__(self, store: "Store") -> None:
         self._store = store
         self.new_messages: list[Message] = []
         self.events: list[MessagePosted] = []
+        self.claim: Claim | None = None
+        # Set by commit when the claimed key was already held: then nothing was written.
+        self.held_by: IdempotencyRecord | None = None
         self.committed = False
         self.closed = False
 
     def add_message(self, message: Message) -> None:
         self.new_messages.append(message)
         self.events.append(MessagePosted(message))
+
+    def claim_key(self, record: IdempotencyRecord, not_before: datetime) -> None:
+        """Make this unit conditional on the key: commit writes everything plus the
+        record, unless a live record already holds the key, in which case it writes
+        nothing and sets ``held_by``. A concurrent transaction holding the key makes
+        commit raise RequestInFlight."""
+        self.claim = Claim(record, not_before)
 
     async def commit(self) -> None:
         """Write everything added, in one transaction; returns once it is durable."""
@@ -43,6 +75,7 @@ class UnitOfWork:
         """Forget everything added; the database never saw it."""
         self.new_messages.clear()
         self.events.clear()
+        self.claim = None
 
 
 class Store(Protocol):
@@ -73,6 +106,10 @@ class Store(Protocol):
         """Counts per whole ``step`` (a minute, an hour or a day, aligned to UTC) in
         [start, end), which must be aligned to ``step``; periods with no message are
         absent. Hours and days come from the counters, minutes from the messages."""
+
+    async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` records created before ``before``, in a short
+        transaction of their own; returns how many went."""
 
     async def ping(self) -> None:
         """Return when the database answers a trivial query; raise otherwise."""

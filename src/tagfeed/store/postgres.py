@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 import asyncpg
 
 from tagfeed.domain.counting import ALL_TAGS, Piece, counter_deltas
+from tagfeed.domain.idempotency import RequestInFlight
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
-from tagfeed.store.port import UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 T = TypeVar("T")
 
@@ -37,6 +38,22 @@ WITH stored AS (
 INSERT INTO message_counts AS c (tag, span, start, slot, n)
 SELECT * FROM unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[])
 ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
+"""
+_LOCK_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+_FIND_KEY = (
+    "SELECT fingerprint, status, location, body, created_at FROM idempotency_keys"
+    " WHERE user_id = $1 AND key = $2"
+)
+# Replaces an expired record of the same key (a live one was ruled out just before).
+_SAVE_KEY = """
+INSERT INTO idempotency_keys VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (user_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+    status = excluded.status, location = excluded.location, body = excluded.body,
+    created_at = excluded.created_at
+"""
+_PURGE_KEYS = """
+DELETE FROM idempotency_keys WHERE ctid IN
+    (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2)
 """
 # Writers pick one of these rows per counter at random, so posts to one hot tag do not
 # all queue on one row lock; readers sum over them.
@@ -197,7 +214,7 @@ class PostgresStore:
 
     async def apply(self, work: UnitOfWork) -> None:
         messages = work.new_messages
-        if not messages:
+        if not messages and work.claim is None:
             return
         slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
         counters = sorted(counter_deltas(messages).items())
@@ -213,7 +230,35 @@ class PostgresStore:
             [slot] * len(counters),
             [n for _, n in counters],
         ]
-        await self._run(lambda conn: conn.execute(_WRITE, *params))
+        claim = work.claim
+        if claim is None:
+            await self._run(lambda conn: conn.execute(_WRITE, *params))
+            return
+
+        async def write_once(conn: asyncpg.Connection) -> None:
+            record = claim.record
+            async with conn.transaction():
+                # Held until commit: a concurrent request with the same key is in flight.
+                if not await conn.fetchval(_LOCK_KEY, f"{record.user_id}\n{record.key}"):
+                    raise RequestInFlight(record.key)
+                row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
+                if row is not None and row["created_at"] >= claim.not_before:
+                    work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
+                    return
+                if messages:
+                    await conn.execute(_WRITE, *params)
+                await conn.execute(
+                    _SAVE_KEY,
+                    record.user_id,
+                    record.key,
+                    record.fingerprint,
+                    record.status,
+                    record.location,
+                    record.body,
+                    record.created_at,
+                )
+
+        await self._run(write_once)
 
     async def get(self, message_id: str) -> Message | None:
         row = await self._run(lambda conn: conn.fetchrow(GET_QUERY, message_id))
@@ -234,6 +279,10 @@ class PostgresStore:
         sql, params = series_query(tag, step, start, end)
         rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
         return {row[0]: int(row[1]) for row in rows}
+
+    async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
+        status: str = await self._run(lambda conn: conn.execute(_PURGE_KEYS, before, limit))
+        return int(status.rpartition(" ")[2])  # "DELETE n"
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))

@@ -25,7 +25,7 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
-from tagfeed.store.port import UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -36,6 +36,16 @@ _INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 _BUMP_COUNTER = (
     "INSERT INTO message_counts (tag, span, start, slot, n) VALUES (?, ?, ?, 0, ?)"
     " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
+)
+_FIND_KEY = (
+    "SELECT fingerprint, status, location, created_at, body FROM idempotency_keys"
+    " WHERE user_id = ? AND key = ?"
+)
+# Replaces an expired record of the same key (a live one was ruled out just before).
+_SAVE_KEY = "INSERT OR REPLACE INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?, ?)"
+_PURGE_KEYS = (
+    "DELETE FROM idempotency_keys WHERE (user_id, key) IN"
+    " (SELECT user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)"
 )
 _PROGRESS_STEPS = 1000
 _INLINE_BUSY_MS = 50  # VM instructions between deadline checks: microseconds of work
@@ -136,6 +146,47 @@ def _translate(exc: sqlite3.Error) -> StoreError:
         # locked/busy, disk I/O, unable to open: conditions that may pass
         return StoreUnavailable(f"SQLite unavailable: {exc}")
     return StoreError(f"SQLite error: {exc}")
+
+
+def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> bool:
+    """Write one unit inside the caller's savepoint; False when its idempotency key was
+    already held (then nothing is written and ``work.held_by`` tells by what). Units run
+    one after another on the writer's connection, so a key claimed earlier in the same
+    batch is seen here too."""
+    claim = work.claim
+    if claim is not None:
+        record = claim.record
+        row = conn.execute(_FIND_KEY, (record.user_id, record.key)).fetchone()
+        if row is not None and row[3] >= epoch_micros(claim.not_before):
+            work.held_by = IdempotencyRecord(
+                record.user_id,
+                record.key,
+                row[0],
+                row[1],
+                row[2],
+                row[4],
+                from_epoch_micros(row[3]),
+            )
+            return False
+    conn.executemany(
+        _INSERT,
+        [(m.id, m.text, m.tag, m.user_id, epoch_micros(m.created_at)) for m in work.new_messages],
+    )
+    if claim is not None:
+        record = claim.record
+        conn.execute(
+            _SAVE_KEY,
+            (
+                record.user_id,
+                record.key,
+                record.fingerprint,
+                record.status,
+                record.location,
+                record.body,
+                epoch_micros(record.created_at),
+            ),
+        )
+    return True
 
 
 @dataclass(slots=True)
@@ -257,30 +308,20 @@ class SQLiteStore:
         """One transaction for the whole batch, one savepoint per unit of work, so a unit
         that fails is rolled back alone and the others still commit."""
         outcomes: list[BaseException | None] = []
+        stored: list[Message] = []
         live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
         conn.execute("BEGIN IMMEDIATE")
         for pending in live:
             conn.execute("SAVEPOINT unit")
             try:
-                conn.executemany(
-                    _INSERT,
-                    [
-                        (m.id, m.text, m.tag, m.user_id, epoch_micros(m.created_at))
-                        for m in pending.work.new_messages
-                    ],
-                )
+                if _write_unit(conn, pending.work):
+                    stored += pending.work.new_messages
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO unit")
                 outcomes.append(StoreError(f"unit rejected: {exc}"))
             else:
                 outcomes.append(None)
             conn.execute("RELEASE unit")
-        stored = [
-            message
-            for pending, outcome in zip(live, outcomes, strict=True)
-            if outcome is None
-            for message in pending.work.new_messages
-        ]
         conn.executemany(
             _BUMP_COUNTER,
             [
@@ -357,6 +398,20 @@ class SQLiteStore:
         # Minute series scan messages: possibly many rows, so off the event loop.
         rows = await self._read(lambda conn: conn.execute(sql, params).fetchall(), inline=False)
         return {from_epoch_micros(bucket): int(n) for bucket, n in rows}
+
+    async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
+        # A connection of its own in a worker thread: the batch is small, so it holds the
+        # write lock only briefly, and the group-committing writer waits at most that.
+        def purge() -> int:
+            conn = self._connect(read_only=False)
+            try:
+                return conn.execute(_PURGE_KEYS, (epoch_micros(before), limit)).rowcount
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(purge)
 
     async def ping(self) -> None:
         await self._read(
