@@ -196,13 +196,24 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
 
 
-def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
-    if future.done():  # the waiter gave up (timeout or cancellation)
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
+    for pending, error in outcomes:
+        if pending.future.done():  # the waiter gave up (timeout or cancellation)
+            continue
+        if error is None:
+            pending.future.set_result(None)
+        else:
+            pending.future.set_exception(error)
+
+
+def _wake(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
+    """Settle a batch's futures with one wake-up per event loop: each
+    call_soon_threadsafe costs a write to the loop's self-pipe."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, BaseException | None]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle, settled)
 
 
 class SQLiteStore:
@@ -295,8 +306,7 @@ class SQLiteStore:
                 self._write_batch(conn, batch)
             except sqlite3.Error as exc:
                 error = _translate(exc)
-                for pending in batch:
-                    pending.loop.call_soon_threadsafe(_settle, pending.future, error)
+                _wake([(pending, error) for pending in batch])
                 if conn is not None and conn.in_transaction:
                     conn.rollback()
             if stopping:
@@ -330,8 +340,7 @@ class SQLiteStore:
             ],
         )
         conn.execute("COMMIT")
-        for pending, outcome in zip(live, outcomes, strict=True):
-            pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
+        _wake(list(zip(live, outcomes, strict=True)))
 
     # -- reads ---------------------------------------------------------------------------
 
