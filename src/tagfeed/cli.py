@@ -26,7 +26,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,  # our own middleware logs one structured line per request
         log_level="warning",
         server_header=False,
-        proxy_headers=False,  # client addresses are not used; one middleware less
+        # The peer must stay the TCP peer: TAGFEED_TRUSTED_PROXIES checks it (SECURITY.md).
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.db_timeout) + 5,
     )
     return 0

@@ -3,10 +3,22 @@
 A bad value stops start-up with an error naming the variable (``SettingsError``).
 """
 
-from typing import Literal
+import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tagfeed.jwt_keys import KeyRing, jwks_keys, pem_keys, secret_keys
 
 ENV_PREFIX = "TAGFEED_"
 
@@ -16,7 +28,12 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a bad secret or database URL is never echoed
+    )
 
     database_url: str = "sqlite:///./tagfeed.db"
     db_timeout: float = Field(5.0, gt=0, le=300)
@@ -32,6 +49,17 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Authentication (docs/api.md "Authentication", SECURITY.md).
+    auth_mode: Literal["gateway", "jwt"] = "gateway"
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    jwt_secret: SecretStr | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+    count_role: str | None = None
+    _jwt_keys: KeyRing | None = PrivateAttr(None)
 
     @field_validator("database_url")
     @classmethod
@@ -44,6 +72,90 @@ class Settings(BaseSettings):
             return url
         raise ValueError("must start with sqlite:///<path> or postgresql://")
 
+    @field_validator(
+        "jwt_secret",
+        "jwt_public_key_file",
+        "jwt_jwks_file",
+        "jwt_issuer",
+        "jwt_audience",
+        "count_role",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, raw: object) -> object:
+        return None if raw == "" else raw
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, raw: object) -> object:
+        """A comma-separated string (as the environment holds it) or a sequence of IPs and
+        CIDRs; a bare address is a network of one. Host bits set in a CIDR are refused."""
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple):
+            return raw
+        try:
+            return tuple(
+                ip_network(item.strip()) if isinstance(item, str) else item
+                for item in items
+                if not isinstance(item, str) or item.strip()
+            )
+        except ValueError as exc:
+            raise ValueError(f"{exc}; expected IPs or CIDRs, comma-separated") from None
+
+    @field_validator("count_role")
+    @classmethod
+    def _role_name(cls, role: str | None) -> str | None:
+        # Roles arrive comma-separated (X-User-Roles) or space-separated (a JWT claim).
+        if role is not None and not re.fullmatch(r"[^\s,]{1,128}", role):
+            raise ValueError("must be 1-128 characters without spaces or commas")
+        return role
+
+    @model_validator(mode="after")
+    def _auth(self) -> Self:
+        """JWT mode needs exactly one key source, read and checked here, once. JWT
+        settings in gateway mode are refused: whoever set them believes tokens are checked."""
+        sources = {
+            f"{ENV_PREFIX}JWT_SECRET": self.jwt_secret,
+            f"{ENV_PREFIX}JWT_PUBLIC_KEY_FILE": self.jwt_public_key_file,
+            f"{ENV_PREFIX}JWT_JWKS_FILE": self.jwt_jwks_file,
+        }
+        given = [name for name, value in sources.items() if value is not None]
+        if self.auth_mode == "gateway":
+            jwt_only = {
+                **sources,
+                f"{ENV_PREFIX}JWT_ISSUER": self.jwt_issuer,
+                f"{ENV_PREFIX}JWT_AUDIENCE": self.jwt_audience,
+            }
+            stray = [name for name, value in jwt_only.items() if value is not None]
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)} set, but {ENV_PREFIX}AUTH_MODE is gateway, which "
+                    f"checks no tokens: set {ENV_PREFIX}AUTH_MODE=jwt or unset them"
+                )
+            return self
+        if len(given) != 1:
+            raise ValueError(
+                f"{ENV_PREFIX}AUTH_MODE=jwt needs exactly one of {', '.join(sources)}"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
+        try:
+            if self.jwt_secret is not None:
+                self._jwt_keys = secret_keys(self.jwt_secret.get_secret_value())
+            elif self.jwt_public_key_file is not None:
+                self._jwt_keys = pem_keys(self.jwt_public_key_file)
+            elif self.jwt_jwks_file is not None:
+                self._jwt_keys = jwks_keys(self.jwt_jwks_file)
+        except ValueError as exc:
+            raise ValueError(f"{given[0]}: {exc}") from None
+        return self
+
+    @property
+    def jwt_keys(self) -> KeyRing:
+        """The verification keys of JWT mode; ValueError in gateway mode, which has none."""
+        if self._jwt_keys is None:
+            raise ValueError(f"{ENV_PREFIX}AUTH_MODE is not jwt: there are no JWT keys")
+        return self._jwt_keys
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (and ``overrides``, which win); raise SettingsError naming
@@ -53,6 +165,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"{ENV_PREFIX}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            if error["loc"]
+            # a check across variables (model validator) names them in its message
+            else error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         )
         raise SettingsError(problems) from None

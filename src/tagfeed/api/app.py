@@ -18,6 +18,8 @@ from starlette.types import ASGIApp
 from tagfeed.api import routes
 from tagfeed.api.context import RequestContext
 from tagfeed.api.docs import docs_page, docs_static
+from tagfeed.api.identity import Authenticator, GatewayAuthenticator
+from tagfeed.api.jwt_auth import JwtAuthenticator
 from tagfeed.api.logs import configure_logging
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
@@ -44,6 +46,13 @@ async def purge_expired_keys(service: MessageService, interval: float) -> None:
                 log.info("purged_idempotency_keys", count=purged)
 
 
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The one way this app learns who calls (``TAGFEED_AUTH_MODE``)."""
+    if settings.auth_mode == "jwt":
+        return JwtAuthenticator.from_settings(settings)
+    return GatewayAuthenticator(settings.trusted_proxies)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     """Build the ASGI app. ``store`` defaults to the one ``settings.database_url`` names;
     tests pass their own. Migrations are not run here (see ``tagfeed.cli``)."""
@@ -59,7 +68,9 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
-        log.info("started", backend=settings.database_url.partition(":")[0])
+        log.info(
+            "started", backend=settings.database_url.partition(":")[0], auth=settings.auth_mode
+        )
         purging = asyncio.create_task(
             purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
         )
@@ -89,6 +100,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.authenticator = authenticator_for(settings)
     return RequestContext(app)
 
 

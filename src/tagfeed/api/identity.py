@@ -1,20 +1,122 @@
-"""Who is calling. In trusted-gateway mode the gateway in front sets ``X-User-ID``."""
+"""Who is calling, and what they may do.
+
+One ``Authenticator`` per app, chosen from ``TAGFEED_AUTH_MODE`` by the app factory:
+
+- ``GatewayAuthenticator`` (``gateway``, the default): an API gateway in front authenticated
+  the caller and names it in ``X-User-ID`` (its roles in ``X-User-Roles``). When
+  ``TAGFEED_TRUSTED_PROXIES`` is set, only those peers are believed. Refusals are 403.
+- ``JwtAuthenticator`` (``jwt``, in ``jwt_auth.py``): verifies ``Authorization: Bearer``.
+  Refusals are 401 with ``WWW-Authenticate: Bearer``.
+
+Routes call ``require_user`` and, where a role is needed, ``require_role``.
+"""
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
+from typing import Protocol
 
 from starlette.requests import Request
 
 from tagfeed.api.problems import ApiError
 
-_USER_ID = re.compile(r"[A-Za-z0-9._:@|-]{1,128}")
+USER_ID = re.compile(r"[A-Za-z0-9._:@|-]{1,128}")
+USER_ID_RULE = "1-128 characters of letters, digits and . _ : @ | -"
+Network = IPv4Network | IPv6Network
+
+_IDENTITY = "tagfeed.identity"  # the scope key that caches the caller for this request
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: str
+    roles: frozenset[str] = frozenset()
+
+
+class Authenticator(Protocol):
+    def authenticate(self, request: Request) -> Identity:
+        """The caller; raises ApiError (401 or 403) when no identity can be established."""
+        ...
+
+
+def peer_is_trusted(peer: str | None, trusted: Sequence[Network]) -> bool:
+    """Whether the direct peer may vouch for users. No list trusts every peer; with a
+    list, an unknown or unparsable peer is not trusted. An IPv4-mapped IPv6 peer
+    (``::ffff:10.0.0.5``, from a dual-stack socket) matches as its IPv4 address."""
+    if not trusted:
+        return True
+    if peer is None:
+        return False
+    try:
+        address = ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in trusted)
+
+
+def parse_roles(header: str | None) -> frozenset[str]:
+    """``X-User-Roles``: role names separated by commas; blanks around them are dropped."""
+    if header is None:
+        return frozenset()
+    return frozenset(role for part in header.split(",") if (role := part.strip()))
+
+
+def _one_header(request: Request, name: str) -> str | None:
+    # A gateway that appends instead of replacing would leave the client's copy first.
+    values = request.headers.getlist(name)
+    if len(values) > 1:
+        raise ApiError(403, f"{name} must be sent once, got {len(values)}")
+    return values[0] if values else None
+
+
+class GatewayAuthenticator:
+    """Trusted-gateway mode: believe ``X-User-ID`` and ``X-User-Roles`` from trusted peers."""
+
+    def __init__(self, trusted_proxies: Sequence[Network] = ()) -> None:
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    def authenticate(self, request: Request) -> Identity:
+        # Checked first and whether or not X-User-ID is present: an untrusted peer has no
+        # identity to offer, and the refusal should say why.
+        peer = request.client.host if request.client else None
+        if not peer_is_trusted(peer, self.trusted_proxies):
+            raise ApiError(
+                403,
+                f"requests must come through the API gateway: the peer {peer or '(unknown)'} "
+                "is not a trusted proxy",
+            )
+        user_id = _one_header(request, "X-User-ID")
+        if user_id is None:
+            raise ApiError(403, "X-User-ID header is required")
+        if not USER_ID.fullmatch(user_id):
+            raise ApiError(403, f"X-User-ID must be {USER_ID_RULE}")
+        return Identity(user_id, parse_roles(_one_header(request, "X-User-Roles")))
+
+
+def authenticate(request: Request) -> Identity:
+    """The caller of this request, established once and cached in the scope (where the
+    access log finds the user id). Raises what the app's authenticator raises."""
+    cached = request.scope.get(_IDENTITY)
+    if isinstance(cached, Identity):
+        return cached
+    authenticator: Authenticator = request.app.state.authenticator
+    identity = authenticator.authenticate(request)
+    request.scope[_IDENTITY] = identity
+    request.scope["tagfeed.user_id"] = identity.user_id
+    return identity
 
 
 def require_user(request: Request) -> str:
-    """The caller's user id; raises ApiError 403 when X-User-ID is missing or malformed."""
-    user_id = request.headers.get("x-user-id")
-    if user_id is None:
-        raise ApiError(403, "X-User-ID header is required")
-    if not _USER_ID.fullmatch(user_id):
-        raise ApiError(403, "X-User-ID must be 1-128 characters of letters, digits and . _ : @ | -")
-    request.scope["tagfeed.user_id"] = user_id
-    return user_id
+    """The caller's user id; raises ApiError (401 or 403, by mode) when there is none."""
+    return authenticate(request).user_id
+
+
+def require_role(request: Request, role: str) -> Identity:
+    """The caller, who must hold ``role``; raises ApiError 403 naming it otherwise."""
+    identity = authenticate(request)
+    if role not in identity.roles:
+        raise ApiError(403, f"this needs the role {role!r}, which the caller does not have")
+    return identity

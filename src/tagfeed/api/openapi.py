@@ -28,10 +28,38 @@ def _problem(description: str, headers: Json | None = None) -> Json:
 
 
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "schema": {"type": "string"},
+        "description": 'Bearer, with error="invalid_token" and error_description when a token '
+        "was sent but refused (RFC 6750)",
+    }
+}
+# Either scheme, whichever TAGFEED_AUTH_MODE the server runs in.
+_SECURITY: list[Json] = [{"userId": []}, {"bearerAuth": []}]
 _COMMON = {
-    "403": _problem("X-User-ID missing or invalid"),
+    "401": _problem("JWT mode: no bearer token, or an invalid one", _WWW_AUTHENTICATE),
+    "403": _problem(
+        "gateway mode: X-User-ID missing or invalid, or the peer is not a trusted proxy"
+    ),
     "500": _problem("unexpected backend fault"),
     "503": _problem("database unreachable or timed out", _RETRY_AFTER),
+}
+# Answered by the HTTP layer before any route runs (api/protocol.py), on every operation;
+# each operation that has no 400 of its own gets _MALFORMED too.
+_MALFORMED = {"400": _problem("malformed HTTP (bad request line, header or URL bytes)")}
+_PROTOCOL = {
+    "408": _problem("the request head (or, on POST, the body) did not arrive in time"),
+    "414": _problem("URL longer than the head limit"),
+    "431": _problem("request line and headers longer than the head limit"),
+}
+_COMMON = {**_PROTOCOL, **_COMMON}
+_COUNTING = {
+    **_COMMON,
+    "403": _problem(
+        "gateway mode: X-User-ID missing or invalid, or the peer is not a trusted proxy; "
+        "either mode: counting needs the role TAGFEED_COUNT_ROLE names, when it is set"
+    ),
 }
 
 
@@ -67,7 +95,7 @@ def _paths() -> Json:
             "post": {
                 "operationId": "postMessage",
                 "summary": "Post a tagged message",
-                "security": [{"userId": []}],
+                "security": _SECURITY,
                 "parameters": [
                     {
                         "name": "Idempotency-Key",
@@ -117,7 +145,7 @@ def _paths() -> Json:
             "get": {
                 "operationId": "listMessages",
                 "summary": "List messages newest first, or count them (count=1)",
-                "security": [{"userId": []}],
+                "security": _SECURITY,
                 "parameters": [
                     *_FILTERS,
                     _query(
@@ -159,7 +187,7 @@ def _paths() -> Json:
                         },
                     },
                     "400": _problem("an invalid query parameter (named in detail)"),
-                    **_COMMON,
+                    **_COUNTING,
                 },
             },
         },
@@ -167,7 +195,7 @@ def _paths() -> Json:
             "get": {
                 "operationId": "countMessages",
                 "summary": "Count messages, in total and per minute, hour or day",
-                "security": [{"userId": []}],
+                "security": _SECURITY,
                 "parameters": [
                     *_FILTERS,
                     _query(
@@ -188,7 +216,7 @@ def _paths() -> Json:
                         },
                     },
                     "400": _problem("an invalid parameter, or more than 10,000 buckets"),
-                    **_COMMON,
+                    **_COUNTING,
                 },
             },
         },
@@ -196,7 +224,7 @@ def _paths() -> Json:
             "get": {
                 "operationId": "getMessage",
                 "summary": "One message by id",
-                "security": [{"userId": []}],
+                "security": _SECURITY,
                 "parameters": [
                     {
                         "name": "message_id",
@@ -257,7 +285,9 @@ def build_openapi(server_url: str | None = None) -> Json:
             "title": "tagfeed",
             "version": __version__,
             "description": "Short tagged messages: post, list by tag and time, page, count. "
-            "Every error is application/problem+json (RFC 9457).",
+            "Every error is application/problem+json (RFC 9457). The caller is named "
+            "either by an API gateway in X-User-ID (the default mode) or by a JWT in "
+            "Authorization: Bearer (JWT mode); a server accepts one of the two.",
         },
         "paths": _paths(),
         "components": {
@@ -267,8 +297,15 @@ def build_openapi(server_url: str | None = None) -> Json:
                     "type": "apiKey",
                     "in": "header",
                     "name": "X-User-ID",
-                    "description": "set by the API gateway: 1-128 of [A-Za-z0-9._:@|-]",
-                }
+                    "description": "gateway mode: set by the API gateway, "
+                    "1-128 of [A-Za-z0-9._:@|-]; roles in X-User-Roles (comma-separated)",
+                },
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "JWT mode: sub is the user id; roles in the roles claim",
+                },
             },
         },
     }

@@ -7,7 +7,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tagfeed.api.identity import require_user
+from tagfeed.api.identity import require_role, require_user
 from tagfeed.api.params import parse_filter, parse_list_params
 from tagfeed.api.problems import ApiError, field_of_decode_error
 from tagfeed.api.schemas import CountsOut, counts_out, encoder, message_out, new_message_decoder
@@ -24,6 +24,13 @@ JSON = "application/json"
 def _service(request: Request) -> MessageService:
     service: MessageService = request.app.state.service
     return service
+
+
+def _require_count_role(request: Request) -> None:
+    """Counting is for holders of ``TAGFEED_COUNT_ROLE`` when it is set (403 otherwise)."""
+    role: str | None = request.app.state.settings.count_role
+    if role is not None:
+        require_role(request, role)
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -101,6 +108,7 @@ async def list_messages(request: Request) -> Response:
     params = parse_list_params(request.query_params)
     service = _service(request)
     if params.count:
+        _require_count_role(request)
         return _json(await service.count(params.where))
     page = await service.page(params.where, params.page)
     headers = {}
@@ -113,6 +121,7 @@ async def list_messages(request: Request) -> Response:
 
 async def count_messages(request: Request) -> Response:
     require_user(request)
+    _require_count_role(request)
     where = parse_filter(request.query_params)
     granularity = parse_granularity(request.query_params.get("granularity") or None)
     service = _service(request)
