@@ -25,9 +25,60 @@ test: $(STAMP)  ## unit, integration (SQLite + PostgreSQL if TAGFEED_TEST_POSTGR
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tagfeed.db*
+
+# -- benchmark (docs/performance.md) ------------------------------------------------------
+# make bench [BACKEND=sqlite|postgres] [WORKERS=1] [MESSAGES=1000000] [BENCH_ARGS=...]
+BACKEND     ?= sqlite
+WORKERS     ?= 1
+MESSAGES    ?=
+BENCH_ARGS  ?=
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_RUN    = $(BIN)/python -m bench.run --backend $(BACKEND) --workers $(WORKERS) \
+               $(if $(MESSAGES),--messages $(MESSAGES)) $(BENCH_ARGS)
+
+.PHONY: bench bench-quick bench-tools
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench-tools:  ## wrk and nginx from Debian (installed here when root), pgbench for PostgreSQL
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "bench: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+	  else \
+	    echo "bench: missing$$missing; install with: sudo apt-get install -y$$missing" >&2; \
+	    exit 1; \
+	  fi; \
+	fi; \
+	if [ "$(BACKEND)" = postgres ] && ! command -v pgbench >/dev/null \
+	   && ! ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1; then \
+	  echo "bench: pgbench is missing; it comes with the server: sudo apt-get install -y postgresql-15" >&2; \
+	  exit 1; \
+	fi
+
+bench: $(BENCH_STAMP) bench-tools  ## the full benchmark: report in bench/results/ (about 10 minutes)
+	$(BENCH_RUN)
+
+bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the ratios (< 2 minutes)
+	$(BENCH_RUN) --quick
+
+# -- fault tests (docs/reliability.md) ----------------------------------------------------
+# SIGKILL/SIGTERM under load, a PostgreSQL of their own stopped and locked, SQLite locked.
+FAULTS_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: faults
+
+faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a summary (~5 min)
+	TAGFEED_TEST_POSTGRES_URL="$${TAGFEED_TEST_POSTGRES_URL:-$(FAULTS_POSTGRES_URL)}" \
+	  $(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)

@@ -1,0 +1,109 @@
+"""What a server costs, from /proc, summed over a process and all its descendants (uvicorn's
+supervisor and its workers): resident memory (VmRSS), sampled every 0.5 s by a background
+thread with the maximum kept per named phase, and CPU time."""
+
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+
+PROC = Path("/proc")
+
+
+def _stats(proc: Path) -> dict[int, list[str]]:
+    """pid -> the fields of /proc/pid/stat after "(comm)", i.e. from field 3 (state) on."""
+    stats: dict[int, list[str]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        stats[int(entry.name)] = stat.rpartition(")")[2].split()
+    return stats
+
+
+def _tree(root: int, stats: dict[int, list[str]]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+    return found
+
+
+def tree_cpu_seconds(root: int, proc: Path = PROC) -> float:
+    """User + system CPU seconds used so far by ``root`` and its live descendants."""
+    stats = _stats(proc)
+    ticks = sum(int(stats[pid][11]) + int(stats[pid][12]) for pid in _tree(root, stats))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _vmrss_kib(status: str) -> int:
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0  # a zombie or kernel thread has none
+
+
+def tree_rss_mb(root: int, proc: Path = PROC) -> float:
+    """MB (2**20 bytes) resident in ``root`` and its descendants now; 0 if it is gone."""
+    total_kib = 0
+    for pid in _tree(root, _stats(proc)):
+        try:
+            total_kib += _vmrss_kib((proc / str(pid) / "status").read_text())
+        except OSError:
+            continue  # it ended meanwhile
+    return total_kib / 1024
+
+
+class RssSampler:
+    """``with RssSampler(pid) as rss: rss.phase("x"); ...``: ``peaks`` maps each phase to
+    the largest sample taken during it; ``last`` is the latest sample."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        self._pid = pid
+        self._interval = interval
+        self._phase = "start"
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self.peaks: dict[str, float] = {}
+        self.last = 0.0
+
+    def phase(self, name: str) -> None:
+        """Start attributing samples to ``name`` (and take one now)."""
+        with self._lock:
+            self._phase = name
+        self.sample()
+
+    def sample(self) -> float:
+        rss = tree_rss_mb(self._pid)
+        with self._lock:
+            self.last = rss
+            self.peaks[self._phase] = max(self.peaks.get(self._phase, 0.0), rss)
+        return rss
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.sample()
+
+    def __enter__(self) -> "RssSampler":
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()

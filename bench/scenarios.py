@@ -1,0 +1,160 @@
+"""The scenarios of a sweep and the request files wrk replays for them.
+
+Everything random is drawn here from one seed: which ids, which (skewed) tags, which users,
+which texts. ``prepare`` asks the running server, through the public API only, for what a
+scenario needs to exist (ids, the 20th page's cursor), so the bench does not depend on the
+schema.
+"""
+
+import json
+import random
+import re
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench.dataset import HOT_TAG, TAGS, USERS, DatasetInfo, tag_name, user_name, zipf_cum_weights
+
+NGINX = "nginx"
+PGBENCH = "pgbench_insert"
+POST_RANDOM = "post_random"
+GET_BY_ID = "get_by_id"
+_LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    target: str  # "tagfeed", NGINX or PGBENCH
+    requests: str  # the request file's stem (several scenarios may share one)
+
+
+# The order of a sweep: the ceiling first, reads, then writes (so reads see the same data in
+# every sweep but for the previous sweeps' posts), then pgbench.
+SCENARIOS = (
+    Scenario(NGINX, "nginx fixed 201 (ceiling)", NGINX, POST_RANDOM),
+    Scenario(GET_BY_ID, "GET /v1/messages/{id}", "tagfeed", GET_BY_ID),
+    Scenario("page_random_tag", "GET tag page, skewed random tag", "tagfeed", "page_random_tag"),
+    Scenario("page_hot_tag", "GET tag page, hottest tag", "tagfeed", "page_hot_tag"),
+    Scenario("page_20_hot_tag", "GET 20th page by cursor, hottest", "tagfeed", "page_20"),
+    Scenario("count_hot_90d", "GET count=1, hottest tag, 90 days", "tagfeed", "count_hot_90d"),
+    Scenario("count_all_year", "GET count=1, no tag, one year", "tagfeed", "count_all_year"),
+    Scenario("counts_day_hot", "GET /counts by day, hottest, year", "tagfeed", "counts_day_hot"),
+    Scenario(POST_RANDOM, "POST /v1/messages, skewed tags", "tagfeed", POST_RANDOM),
+    Scenario("post_hot_tag", "POST /v1/messages, hottest tag", "tagfeed", "post_hot_tag"),
+    Scenario(PGBENCH, "pgbench one-row INSERT", PGBENCH, ""),
+)
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+class PrepareError(RuntimeError):
+    """The server did not give what a scenario needs."""
+
+
+def _get(base_url: str, path: str) -> tuple[object, str | None]:
+    """The decoded JSON body of GET ``path`` and its next-page URL, if any."""
+    request = urllib.request.Request(base_url + path, headers={"X-User-ID": "bench"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+        link = _LINK_NEXT.search(response.headers.get("Link", ""))
+        return json.load(response), link[1] if link else None
+
+
+def collect_ids(base_url: str, dataset: DatasetInfo, want: int, rng: random.Random) -> list[str]:
+    """About ``want`` ids spread over the data set's year: up to 1000 from each of randomly
+    chosen days (the newest pages alone would all be from the last few days)."""
+    days = [dataset.start.date() + timedelta(days=d) for d in range(365)]
+    rng.shuffle(days)
+    ids: list[str] = []
+    for day in days:
+        if len(ids) >= want:
+            break
+        query = urlencode({"dateStart": day.isoformat(), "dateEnd": day.isoformat(), "limit": 1000})
+        body, _ = _get(base_url, f"/v1/messages?{query}")
+        if not isinstance(body, list):
+            raise PrepareError(f"listing {day} gave {body!r:.200}")
+        ids.extend(str(message["id"]) for message in body)
+    if not ids:
+        raise PrepareError("the server lists no messages: was the data set imported?")
+    rng.shuffle(ids)
+    return ids[:want]
+
+
+def nth_page_path(base_url: str, first: str, n: int) -> str:
+    """The path of page ``n`` (1-based) reached by following ``rel="next"`` from ``first``."""
+    path = first
+    for page in range(1, n):
+        _, following = _get(base_url, path)
+        if following is None:
+            raise PrepareError(f"{first} has only {page} pages, wanted page {n}")
+        path = following
+    return path
+
+
+def _line(method: str, path: str, user: str, body: str = "") -> str:
+    return "\t".join((method, path, user, body)).rstrip("\t") + "\n"
+
+
+def _post_lines(rng: random.Random, count: int, hot_only: bool) -> list[str]:
+    cum = zipf_cum_weights()
+    ranks = [1] * count if hot_only else rng.choices(range(1, TAGS + 1), cum_weights=cum, k=count)
+    lines = []
+    for i, rank in enumerate(ranks):
+        body = json.dumps(
+            {"text": f"bench message {i} {rng.getrandbits(32):08x}", "tag": tag_name(rank)}
+        )
+        lines.append(_line("POST", "/v1/messages", user_name(rng.randint(1, USERS)), body))
+    return lines
+
+
+def _get_lines(rng: random.Random, paths: list[str]) -> list[str]:
+    return [_line("GET", p, user_name(rng.randint(1, USERS))) for p in paths]
+
+
+def write_request_files(
+    out_dir: Path, base_url: str, dataset: DatasetInfo, want_ids: int, seed: int
+) -> dict[str, Path]:
+    """One replay file per request kind (see lua/replay.lua), keyed by ``Scenario.requests``."""
+    rng = random.Random(seed)
+    last_day = (dataset.end - timedelta(days=1)).date()
+    first_day = dataset.start.date()
+    hot_page = "/v1/messages?" + urlencode({"tag": HOT_TAG, "limit": 50})
+    tags = rng.choices(range(1, TAGS + 1), cum_weights=zipf_cum_weights(), k=20_000)
+
+    def count_path(tag: str | None, start_day: object, extra: dict[str, str]) -> str:
+        query = {"tag": tag} if tag else {}
+        query |= {"dateStart": str(start_day), "dateEnd": last_day.isoformat(), **extra}
+        return urlencode(query)
+
+    ids = collect_ids(base_url, dataset, want_ids, rng)
+    contents = {
+        POST_RANDOM: _post_lines(rng, 20_000, hot_only=False),
+        "post_hot_tag": _post_lines(rng, 20_000, hot_only=True),
+        GET_BY_ID: _get_lines(rng, [f"/v1/messages/{i}" for i in ids]),
+        "page_random_tag": _get_lines(
+            rng, [f"/v1/messages?tag={tag_name(t)}&limit=50" for t in tags]
+        ),
+        "page_hot_tag": _get_lines(rng, [hot_page] * 1000),
+        "page_20": _get_lines(rng, [nth_page_path(base_url, hot_page, 20)] * 1000),
+        "count_hot_90d": _get_lines(
+            rng,
+            ["/v1/messages?" + count_path(HOT_TAG, last_day - timedelta(days=89), {"count": "1"})]
+            * 1000,
+        ),
+        "count_all_year": _get_lines(
+            rng, ["/v1/messages?" + count_path(None, first_day, {"count": "1"})] * 1000
+        ),
+        "counts_day_hot": _get_lines(
+            rng,
+            ["/v1/messages/counts?" + count_path(HOT_TAG, first_day, {"granularity": "day"})]
+            * 1000,
+        ),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for stem, lines in contents.items():
+        files[stem] = out_dir / f"{stem}.tsv"
+        files[stem].write_text("".join(lines), encoding="utf-8")
+    return files

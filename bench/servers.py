@@ -1,0 +1,155 @@
+"""The processes under test: ``tagfeed serve`` and the nginx ceiling, each a context manager
+that starts the process in its own session, waits until it answers, and on exit stops the
+whole process group (SIGTERM, then SIGKILL after a grace period), whatever happened."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+class ServerError(RuntimeError):
+    """A server did not start, or died."""
+
+
+@dataclass(frozen=True)
+class Running:
+    process: subprocess.Popen[bytes]
+    url: str  # http://127.0.0.1:PORT
+    log: Path  # its stdout and stderr
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise ServerError(f"exited with {process.returncode} before answering:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback URL
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise ServerError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def _process(
+    command: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        _wait_ready(process, ready_url, log, timeout)
+        yield process
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def tagfeed_server(database_url: str, workers: int, log: Path) -> Iterator[Running]:
+    """``tagfeed serve`` on a free loopback port. Extra TAGFEED_* variables of the caller's
+    environment (e.g. TAGFEED_SQLITE_SYNCHRONOUS) pass through; the log level is warning so
+    the per-request log does not cost the server CPU."""
+    beside = Path(sys.executable).parent / "tagfeed"  # the venv the bench runs in
+    tagfeed = str(beside) if beside.exists() else shutil.which("tagfeed") or "tagfeed"
+    port = free_port()
+    env = {
+        **os.environ,
+        "TAGFEED_DATABASE_URL": database_url,
+        "TAGFEED_LOG_LEVEL": "warning",
+    }
+    command = [tagfeed, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    url = f"http://{HOST}:{port}"
+    with _process(command, env, log, f"{url}/healthz", timeout=120) as process:
+        yield Running(process, url, log)
+
+
+_NGINX_CONF = """\
+worker_processes {workers};
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen {host}:{port};
+        location / {{
+            default_type application/json;
+            return 201 '{body}';
+        }}
+        location = /healthz {{ return 200; }}
+    }}
+}}
+"""
+# The size and shape of a tagfeed message, so the ceiling moves as many bytes.
+_NGINX_BODY = (
+    '{"id":"019ac5a2-7b1e-7cc0-9f6a-2b1d4c3e5f60","text":"alpha bravo charlie delta #1",'
+    '"tag":"tag00001","user_id":"u0001","created_at":"2026-11-28T12:00:00.000000Z"}'
+)
+
+
+@contextmanager
+def nginx_server(workers: int, log: Path) -> Iterator[Running]:
+    """Debian's nginx, with its own configuration in a temporary directory, answering every
+    request with a fixed 201 JSON message: the ceiling of this machine's HTTP stack + wrk."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as prefix:
+        conf = Path(prefix) / "nginx.conf"
+        conf.write_text(
+            _NGINX_CONF.format(
+                workers=workers, prefix=prefix, host=HOST, port=port, body=_NGINX_BODY
+            )
+        )
+        command = [nginx, "-p", prefix, "-c", str(conf), "-e", f"{prefix}/error.log"]
+        url = f"http://{HOST}:{port}"
+        with _process(command, dict(os.environ), log, f"{url}/healthz", timeout=30) as process:
+            yield Running(process, url, log)
