@@ -22,7 +22,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port if args.port is not None else settings.port,
         workers=args.workers or settings.workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, plus bounds on slow and oversized request heads (docs/reliability.md).
+        # No limit_concurrency: it counts idle connections too, and would answer 503 to a
+        # real client while idle or slow ones (each closed within seconds) hold the count.
+        http="tagfeed.api.protocol:GuardedHttpToolsProtocol",
         access_log=False,  # our own middleware logs one structured line per request
         log_level="warning",
         server_header=False,

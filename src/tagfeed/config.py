@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
     migrate_on_start: bool = True
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Hostile clients (docs/reliability.md): the largest request head (request line and
+    # headers) and the time a client has to send a head, and again a body.
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    read_timeout: float = Field(10.0, gt=0, le=300)
     max_text_length: int = Field(280, ge=1, le=100_000)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     idempotency_key_ttl_hours: float = Field(24, ge=1, le=24 * 365)

@@ -104,3 +104,12 @@ def test_parse_list_params_names_the_bad_parameter(query: str, field: str) -> No
     with pytest.raises(InvalidInput) as caught:
         parse_list_params(QueryParams(query))
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("name", ["tag", "dateStart", "dateEnd", "count", "limit", "cursor"])
+def test_a_parameter_given_twice_is_refused_naming_it(name: str) -> None:
+    # Even when one copy is empty: a proxy in front may act on the other one.
+    with pytest.raises(InvalidInput) as refused:
+        parse_list_params(QueryParams(f"{name}=&{name}=1"))
+    assert refused.value.field == name
+    assert "at most once" in refused.value.detail

@@ -17,6 +17,7 @@ from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
         (StoreUnavailable("connection refused"), 503),
         (StoreTimeout("no answer within 5 s"), 503),
         (StoreError("disk I/O error"), 500),
+        (OverflowError("date value out of range"), 400),  # a bound next to year 1 or 9999
         (ValueError("anything else"), 500),
         (KeyError("anything else"), 500),
     ],

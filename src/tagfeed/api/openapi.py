@@ -28,6 +28,7 @@ def _problem(description: str, headers: Json | None = None) -> Json:
 
 
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+_CLOSE = {"Connection": {"schema": {"type": "string", "enum": ["close"]}}}
 _WWW_AUTHENTICATE = {
     "WWW-Authenticate": {
         "schema": {"type": "string"},
@@ -68,9 +69,19 @@ def _query(name: str, description: str, schema: Json) -> Json:
         "name": name,
         "in": "query",
         "required": False,
-        "description": description,
+        "description": f"{description}. Empty counts as absent.",
         "schema": schema,
+        "allowEmptyValue": True,
     }
+
+
+# The syntax parse_time_range accepts, with every field in its range; whether the day
+# exists (2026-02-30) and the order of the two bounds are checked by the server (400).
+_DAY_OR_INSTANT = (
+    "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    "([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,9})?"
+    "([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+)
 
 
 _FILTERS = [
@@ -78,14 +89,22 @@ _FILTERS = [
     _query(
         "dateStart",
         "YYYY-MM-DD (from 00:00:00Z) or RFC 3339 instant; inclusive",
-        {"type": "string", "example": "2026-11-01"},
+        {"type": "string", "pattern": _DAY_OR_INSTANT, "example": "2026-11-01"},
     ),
     _query(
         "dateEnd",
         "YYYY-MM-DD (through that whole day) or RFC 3339 instant (exclusive)",
-        {"type": "string", "example": "2026-11-30"},
+        {"type": "string", "pattern": _DAY_OR_INSTANT, "example": "2026-11-30"},
     ),
 ]
+
+
+def _status(value: str) -> Json:
+    return {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": [value]}},
+        "required": ["status"],
+    }
 
 
 def _paths() -> Json:
@@ -103,7 +122,7 @@ def _paths() -> Json:
                         "required": False,
                         "description": "1-255 printable ASCII characters; a retry with the "
                         "same key within 24 h gets the first response again",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
                     }
                 ],
                 "requestBody": {
@@ -136,7 +155,7 @@ def _paths() -> Json:
                         "a request with this Idempotency-Key is still being processed",
                         {"Retry-After": {"schema": {"type": "integer"}}},
                     ),
-                    "413": _problem("body larger than the limit"),
+                    "413": _problem("body larger than the limit", _CLOSE),
                     "415": _problem("Content-Type is not application/json"),
                     "422": _problem("this Idempotency-Key was used with a different body"),
                     **_COMMON,
@@ -155,7 +174,7 @@ def _paths() -> Json:
                     ),
                     _query(
                         "limit",
-                        f"page size, default {DEFAULT_LIMIT}",
+                        f"page size in decimal digits, default {DEFAULT_LIMIT}",
                         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                     ),
                     _query(
@@ -230,6 +249,8 @@ def _paths() -> Json:
                         "name": "message_id",
                         "in": "path",
                         "required": True,
+                        "description": "the id from a message or a Location; opaque: "
+                        "any other value is a 404, never a 400",
                         "schema": {"type": "string"},
                     }
                 ],
@@ -239,6 +260,7 @@ def _paths() -> Json:
                         "headers": _REQUEST_ID,
                         "content": {"application/json": {"schema": message}},
                     },
+                    **_MALFORMED,
                     "404": _problem("no message with this id"),
                     **_COMMON,
                 },
@@ -252,8 +274,10 @@ def _paths() -> Json:
                     "200": {
                         "description": "alive",
                         "headers": _REQUEST_ID,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
+                        "content": {"application/json": {"schema": _status("ok")}},
+                    },
+                    **_MALFORMED,
+                    **_PROTOCOL,
                 },
             }
         },
@@ -265,8 +289,10 @@ def _paths() -> Json:
                     "200": {
                         "description": "ready",
                         "headers": _REQUEST_ID,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {"application/json": {"schema": _status("ready")}},
                     },
+                    **_MALFORMED,
+                    **_PROTOCOL,
                     "500": _problem("unexpected backend fault"),
                     "503": _problem("database unreachable", _RETRY_AFTER),
                 },

@@ -1,5 +1,6 @@
 """Query parameters of GET /v1/messages, read as the contract defines them. An empty
-value counts as absent (``?tag=&limit=`` is the same as no parameters)."""
+value counts as absent (``?tag=&limit=`` is the same as no parameters); a parameter given
+twice is a 400, as a proxy in front might act on the other copy (docs/api.md)."""
 
 from dataclasses import dataclass
 
@@ -22,15 +23,20 @@ class ListParams:
     count: bool
 
 
-def _value(query: QueryParams, name: str) -> str | None:
-    return query.get(name) or None
+def query_value(query: QueryParams, name: str) -> str | None:
+    """The one value of parameter ``name``, None when absent or empty; raises
+    InvalidInput naming it when it is given more than once."""
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise InvalidInput(name, f"must be given at most once, got it {len(values)} times")
+    return (values[0] or None) if values else None
 
 
 def parse_filter(query: QueryParams) -> MessageFilter:
-    raw_tag = _value(query, "tag")
+    raw_tag = query_value(query, "tag")
     return MessageFilter(
         tag=None if raw_tag is None else normalise_tag(raw_tag),
-        period=parse_time_range(_value(query, "dateStart"), _value(query, "dateEnd")),
+        period=parse_time_range(query_value(query, "dateStart"), query_value(query, "dateEnd")),
     )
 
 
@@ -51,12 +57,12 @@ def parse_count(raw: str | None) -> bool:
 
 
 def parse_list_params(query: QueryParams) -> ListParams:
-    cursor = _value(query, "cursor")
+    cursor = query_value(query, "cursor")
     return ListParams(
         where=parse_filter(query),
         page=PageRequest(
-            parse_limit(_value(query, "limit")),
+            parse_limit(query_value(query, "limit")),
             None if cursor is None else Cursor.decode(cursor),
         ),
-        count=parse_count(_value(query, "count")),
+        count=parse_count(query_value(query, "count")),
     )

@@ -41,10 +41,13 @@ KINDS: dict[int, ProblemKind] = {
     403: ProblemKind("forbidden", "Forbidden"),
     404: ProblemKind("not-found", "Not found"),
     405: ProblemKind("method-not-allowed", "Method not allowed"),
+    408: ProblemKind("request-timeout", "Request timeout"),
     409: ProblemKind("conflict", "Conflict"),
     413: ProblemKind("content-too-large", "Content too large"),
+    414: ProblemKind("uri-too-long", "URI too long"),
     415: ProblemKind("unsupported-media-type", "Unsupported media type"),
     422: ProblemKind("unprocessable", "Unprocessable content"),
+    431: ProblemKind("header-fields-too-large", "Request header fields too large"),
     500: ProblemKind("internal-error", "Internal server error"),
     503: ProblemKind("unavailable", "Service unavailable"),
 }
@@ -55,6 +58,9 @@ STATUS_OF: dict[type[Exception], int] = {
     MessageNotFound: 404,
     RequestInFlight: 409,
     IdempotencyKeyReused: 422,
+    # Date arithmetic on a client's bound next to year 1 or 9999 (a period's default
+    # start, a bucket's end) leaves the calendar: the input is out of range, not a fault.
+    OverflowError: 400,
     StoreUnavailable: 503,
     StoreError: 500,
 }
@@ -65,12 +71,16 @@ def request_id_of(request: Request) -> str:
     return value if isinstance(value, str) else ""
 
 
+def problem_body(status: int, detail: str, request_id: str) -> bytes:
+    kind = KINDS.get(status) or ProblemKind(f"http-{status}", "Error")
+    return encoder.encode(Problem(f"/problems/{kind.slug}", kind.title, status, detail, request_id))
+
+
 def problem_response(
     request: Request, status: int, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
-    kind = KINDS.get(status) or ProblemKind(f"http-{status}", "Error")
-    body = Problem(f"/problems/{kind.slug}", kind.title, status, detail, request_id_of(request))
-    return Response(encoder.encode(body), status, headers, media_type=PROBLEM_JSON)
+    body = problem_body(status, detail, request_id_of(request))
+    return Response(body, status, headers, media_type=PROBLEM_JSON)
 
 
 def status_for(exc: Exception) -> int:
@@ -87,6 +97,8 @@ def _public_detail(exc: Exception, status: int, retry_after: int) -> tuple[str, 
         return str(exc), {"Retry-After": "1"}
     if status == 500:
         return "an unexpected error occurred; quote the request_id when reporting it", {}
+    if isinstance(exc, OverflowError):
+        return f"a date is too close to year 1 or 9999 for this request ({exc})", {}
     return str(exc.detail if isinstance(exc, InvalidInput) else exc), {}
 
 
@@ -130,6 +142,7 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
         MessageNotFound: domain_or_store,
         RequestInFlight: domain_or_store,
         IdempotencyKeyReused: domain_or_store,
+        OverflowError: domain_or_store,
         StoreError: domain_or_store,
         ApiError: api_error,
         HTTPException: http_error,

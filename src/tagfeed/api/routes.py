@@ -1,20 +1,20 @@
 """HTTP handlers for the v1 contract. Each reads the request, calls the service, and
 shapes the answer; errors are raised and turned into problems by ``problems.py``."""
 
+import asyncio
 from urllib.parse import urlencode
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tagfeed.api.identity import require_role, require_user
-from tagfeed.api.params import parse_filter, parse_list_params
-from tagfeed.api.problems import ApiError, field_of_decode_error
-from tagfeed.api.schemas import CountsOut, counts_out, encoder, message_out, new_message_decoder
+from tagfeed.api.json_body import decode_new_message
+from tagfeed.api.params import parse_filter, parse_list_params, query_value
+from tagfeed.api.problems import ApiError
+from tagfeed.api.schemas import CountsOut, counts_out, encoder, message_out
 from tagfeed.domain import idempotency
 from tagfeed.domain.commands import PostMessage
 from tagfeed.domain.counting import parse_granularity
-from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.model import Message
 from tagfeed.service.messages import MessageService
 
@@ -45,36 +45,36 @@ def _require_json(request: Request) -> None:
         raise ApiError(415, f"Content-Type must be {JSON}, got {content_type or 'none'!r}")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, within: float) -> bytes:
     """The whole body, refusing with 413 as soon as it is known to exceed ``limit``
-    (from Content-Length before reading, or while streaming)."""
-    too_large = ApiError(413, f"the body must be at most {limit} bytes")
+    (from Content-Length before reading, or while streaming), and with 408 when it has
+    not all arrived ``within`` seconds. Both close the connection: the rest of
+    the body is not worth reading."""
+    close = {"Connection": "close"}
+    too_large = ApiError(413, f"the body must be at most {limit} bytes", close)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, f"the body did not arrive within {within:g} s", close) from None
     return b"".join(chunks)
 
 
 async def post_message(request: Request) -> Response:
     user_id = require_user(request)
     _require_json(request)
-    body = await _read_body(request, request.app.state.settings.max_body_bytes)
-    try:
-        fields = new_message_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        reason = str(exc)
-        if "Expected `object`" in reason and "$." not in reason:
-            raise InvalidInput("body", "must be a JSON object") from None
-        raise InvalidInput(field_of_decode_error(reason), reason) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidInput("body", f"is not valid JSON ({exc})") from None
+    settings = request.app.state.settings
+    body = await _read_body(request, settings.max_body_bytes, settings.read_timeout)
+    fields = decode_new_message(body)
     command = PostMessage(fields.text, fields.tag, user_id)
     raw_key = request.headers.get("idempotency-key")
     if raw_key is None:
@@ -123,7 +123,7 @@ async def count_messages(request: Request) -> Response:
     require_user(request)
     _require_count_role(request)
     where = parse_filter(request.query_params)
-    granularity = parse_granularity(request.query_params.get("granularity") or None)
+    granularity = parse_granularity(query_value(request.query_params, "granularity"))
     service = _service(request)
     if granularity is None:
         return _json(CountsOut(total=await service.count(where)))
