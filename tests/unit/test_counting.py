@@ -110,3 +110,90 @@ def test_floor_before_the_epoch_goes_down() -> None:
     assert floor_to(datetime(1969, 12, 31, 23, 30, tzinfo=UTC), HOUR) == datetime(
         1969, 12, 31, 23, tzinfo=UTC
     )
+
+
+# -- the service's cache of sealed buckets ---------------------------------------------
+
+from collections.abc import Sequence  # noqa: E402
+from datetime import datetime as _dt  # noqa: E402
+
+from tagfeed.domain.counting import Bucket  # noqa: E402
+from tagfeed.domain.ids import new_message_id  # noqa: E402
+from tagfeed.domain.queries import MessageFilter  # noqa: E402
+from tagfeed.service.messages import MessageService  # noqa: E402
+from tagfeed.store.memory import MemoryStore  # noqa: E402
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.series_calls: list[tuple[_dt, _dt]] = []
+
+    async def series(
+        self, tag: str | None, step: timedelta, start: _dt, end: _dt
+    ) -> dict[_dt, int]:
+        self.series_calls.append((start, end))
+        return await super().series(tag, step, start, end)
+
+
+def render(buckets: Sequence[Bucket]) -> bytes:
+    return ",".join(f"{b.start:%m-%d}={b.count}" for b in buckets).encode()
+
+
+def stored(store: MemoryStore, when: _dt, tag: str = "t") -> None:
+    message = Message(new_message_id(when), "x", tag, "u", when)
+    store.messages[message.id] = message
+
+
+async def test_sealed_days_are_counted_once_and_open_ones_every_time() -> None:
+    now = datetime(2026, 11, 28, 15, tzinfo=UTC)
+    store = CountingStore()
+    service = MessageService(store, clock=lambda: now)
+    stored(store, datetime(2026, 11, 25, 9, tzinfo=UTC))
+    where = MessageFilter("t", TimeRange(datetime(2026, 11, 24, tzinfo=UTC), None))
+    first = await service.count_series(where, Granularity.DAY, render)
+    assert first.sealed == b"11-24=0,11-25=1,11-26=0,11-27=0"
+    assert first.live == b"11-28=0"
+    assert first.total == 1
+    stored(store, now - timedelta(minutes=1))  # a post: only the open day changes
+    second = await service.count_series(where, Granularity.DAY, render)
+    assert second.sealed == first.sealed
+    assert second.live == b"11-28=1"
+    assert second.total == 2
+    # The sealed days were read from the counters once; the open day, clipped at now,
+    # is counted piece by piece on every call.
+    assert store.series_calls == [
+        (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
+    ]
+
+
+async def test_an_import_into_sealed_days_is_seen_through_the_generation() -> None:
+    now = datetime(2026, 11, 28, 15, tzinfo=UTC)
+    store = MemoryStore()
+    service = MessageService(store, clock=lambda: now)
+    where = MessageFilter("t", TimeRange(datetime(2026, 11, 26, tzinfo=UTC), None))
+    assert (await service.count_series(where, Granularity.DAY, render)).total == 0
+    stored(store, datetime(2026, 11, 26, 3, tzinfo=UTC))
+    store.generation += 1  # what a bulk import does in its transaction
+    again = await service.count_series(where, Granularity.DAY, render)
+    assert again.sealed == b"11-26=1,11-27=0"
+    assert again.total == 1
+
+
+@given(
+    instants,
+    st.integers(min_value=1, max_value=3000),
+    st.integers(min_value=-4000, max_value=4000),
+    st.sampled_from(list(Granularity)),
+)
+def test_splitting_at_the_sealed_end_keeps_the_same_buckets(
+    start: datetime, minutes: int, offset: int, granularity: Granularity
+) -> None:
+    from tagfeed.domain.counting import last_bucket_end_by
+
+    period = TimeRange(start, start + timedelta(minutes=minutes, seconds=13))
+    split = last_bucket_end_by(period, granularity, start + timedelta(minutes=offset))
+    before = bucket_edges(TimeRange(start, split), granularity)
+    after = bucket_edges(TimeRange(split, period.end), granularity)
+    assert before + after == bucket_edges(period, granularity)
+    assert all(end <= start + timedelta(minutes=offset) for _, end in before)

@@ -11,7 +11,13 @@ from tagfeed.api.identity import require_role, require_user
 from tagfeed.api.json_body import decode_new_message
 from tagfeed.api.params import parse_filter, parse_list_params, query_value
 from tagfeed.api.problems import ApiError
-from tagfeed.api.schemas import CountsOut, counts_out, encoder, message_out
+from tagfeed.api.schemas import (
+    CountsOut,
+    counts_body,
+    encoder,
+    message_out,
+    render_buckets,
+)
 from tagfeed.domain import idempotency
 from tagfeed.domain.commands import PostMessage
 from tagfeed.domain.counting import parse_granularity
@@ -127,7 +133,10 @@ async def count_messages(request: Request) -> Response:
     service = _service(request)
     if granularity is None:
         return _json(CountsOut(total=await service.count(where)))
-    return _json(counts_out(await service.buckets(where, granularity), granularity))
+    series = await service.count_series(where, granularity, render_buckets)
+    return Response(
+        counts_body(series.total, granularity, series.sealed, series.live), media_type=JSON
+    )
 
 
 async def messages(request: Request) -> Response:

@@ -1,6 +1,7 @@
 """Wire shapes: what clients send and receive. The same types validate requests and
 produce the OpenAPI schemas, so the document cannot drift from the code."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated
@@ -89,11 +90,21 @@ def format_instant(message: Message) -> str:
     return message.created_at.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def counts_out(buckets: list[Bucket], granularity: Granularity) -> CountsOut:
-    return CountsOut(
-        total=sum(b.count for b in buckets),
-        granularity=granularity.value,
-        buckets=[BucketOut(format_utc(b.start), format_utc(b.end), b.count) for b in buckets],
+def render_buckets(buckets: Sequence[Bucket]) -> bytes:
+    """Buckets as the elements of a JSON array, without the brackets, so renderings of
+    consecutive runs join with a comma (see ``counts_body``)."""
+    return encoder.encode(
+        [BucketOut(format_utc(b.start), format_utc(b.end), b.count) for b in buckets]
+    )[1:-1]
+
+
+def counts_body(total: int, granularity: Granularity, *renderings: bytes) -> bytes:
+    """The CountsOut JSON with buckets given as renderings from ``render_buckets``."""
+    buckets = b",".join(r for r in renderings if r)
+    return b'{"total":%d,"granularity":"%s","buckets":[%s]}' % (
+        total,
+        granularity.value.encode(),
+        buckets,
     )
 
 

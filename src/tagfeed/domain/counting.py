@@ -19,7 +19,7 @@ from tagfeed.domain.timerange import TimeRange
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-MAX_BUCKETS = 10_000
+MAX_BUCKETS = 10_080  # a week of minutes
 # Open ends of a period, as instants every backend can store.
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -99,6 +99,28 @@ class Bucket:
     count: int
 
 
+def check_bucket_count(period: TimeRange, granularity: Granularity) -> None:
+    """Raises InvalidInput (field granularity) when the period holds over MAX_BUCKETS."""
+    start, end = bounds(period)
+    step = granularity.step
+    count = (ceil_to(end, step) - floor_to(start, step)) // step
+    if count > MAX_BUCKETS:
+        raise InvalidInput(
+            "granularity",
+            f"the period holds {count} {granularity.value} buckets; at most {MAX_BUCKETS}",
+        )
+
+
+def last_bucket_end_by(period: TimeRange, granularity: Granularity, instant: datetime) -> datetime:
+    """The end of the last bucket of ``period`` that ends at or before ``instant``, or the
+    period's start when none does; bucket_edges of the two sides of it split the buckets."""
+    start, end = bounds(period)
+    if end <= instant:
+        return end
+    boundary = floor_to(instant, granularity.step)
+    return boundary if boundary > start else start
+
+
 def bucket_edges(period: TimeRange, granularity: Granularity) -> list[tuple[datetime, datetime]]:
     """Buckets aligned to UTC minutes, hours or days, the first and last clipped to the
     period. Raises InvalidInput past MAX_BUCKETS."""
@@ -106,12 +128,7 @@ def bucket_edges(period: TimeRange, granularity: Granularity) -> list[tuple[date
     step = granularity.step
     if start >= end:
         return []
-    count = (ceil_to(end, step) - floor_to(start, step)) // step
-    if count > MAX_BUCKETS:
-        raise InvalidInput(
-            "granularity",
-            f"the period holds {count} {granularity.value} buckets; at most {MAX_BUCKETS}",
-        )
+    check_bucket_count(period, granularity)
     edges = []
     cursor = start
     while cursor < end:

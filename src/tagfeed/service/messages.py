@@ -1,6 +1,7 @@
 """Use cases for messages. Knows the domain and the storage port; nothing of HTTP or SQL."""
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,8 @@ from tagfeed.domain.counting import (
     Bucket,
     Granularity,
     bucket_edges,
+    check_bucket_count,
+    last_bucket_end_by,
     pieces_of,
 )
 from tagfeed.domain.errors import MessageNotFound
@@ -25,6 +28,22 @@ Clock = Callable[[], datetime]
 # with the idempotency key, in the same transaction as the message, to be replayed.
 Render = Callable[[Message], tuple[int, str, bytes]]
 DEFAULT_COUNTS_WINDOW = timedelta(days=7)
+# A bucket that ended this long ago can only change through a bulk import: posts are
+# stamped with the clock of the server that takes them, and commit within the timeout
+# (the margin also covers clocks of several servers that disagree by minutes).
+SEALED_AFTER = timedelta(minutes=10)
+SEALED_CACHE_SIZE = 256
+# Renders buckets as the caller will send them; cached with the buckets it rendered.
+RenderBuckets = Callable[[Sequence[Bucket]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class CountSeries:
+    total: int
+    sealed: bytes  # the rendering of the buckets no post can change any more
+    live: bytes  # the rendering of the rest
+
+
 DEFAULT_KEY_TTL = timedelta(hours=24)
 
 
@@ -63,6 +82,7 @@ class MessageService:
         # Keys being processed by this process: a concurrent retry is told at once.
         # Across processes the store detects it (or the retry waits and replays).
         self._in_flight: set[tuple[str, str]] = set()
+        self._sealed: OrderedDict[tuple[object, ...], tuple[int, bytes]] = OrderedDict()
 
     def _new(self, command: PostMessage) -> Message:
         return new_message(
@@ -140,25 +160,51 @@ class MessageService:
         """Exact, from the counters: the cost grows with the period's days, not its rows."""
         return await self._store.count_pieces(where.tag, pieces_of(where.period))
 
-    async def buckets(self, where: MessageFilter, granularity: Granularity) -> list[Bucket]:
+    async def count_series(
+        self, where: MessageFilter, granularity: Granularity, render: RenderBuckets
+    ) -> CountSeries:
         """One bucket per UTC minute, hour or day of the period, zeros included; the
         first and last are clipped to the period. An open side of the period defaults
-        to the 7 days before its end and to now (as Twitter's counts endpoint does)."""
-        end = where.period.end or self._clock()
+        to 7 days before its end and to now (as Twitter's counts endpoint does).
+
+        Buckets that ended SEALED_AFTER ago can no longer change through posts, so their
+        rendering is cached per process, keyed by the counters' generation (which a bulk
+        import bumps); only the still-open buckets are counted on every call.
+        """
+        now = self._clock()
+        end = where.period.end or now
         start = where.period.start or end - DEFAULT_COUNTS_WINDOW
-        edges = bucket_edges(TimeRange(start, end), granularity)
+        period = TimeRange(start, end)
+        check_bucket_count(period, granularity)
+        sealed_end = last_bucket_end_by(period, granularity, now - SEALED_AFTER)
+        key = (where.tag, granularity, start, sealed_end, await self._store.counters_generation())
+        cached = self._sealed.get(key)
+        if cached is None:
+            sealed_edges = bucket_edges(TimeRange(start, sealed_end), granularity)
+            buckets = await self._count_buckets(where.tag, granularity, sealed_edges)
+            cached = (sum(b.count for b in buckets), render(buckets))
+            self._sealed[key] = cached
+            if len(self._sealed) > SEALED_CACHE_SIZE:
+                self._sealed.popitem(last=False)
+        else:
+            self._sealed.move_to_end(key)
+        live_edges = bucket_edges(TimeRange(sealed_end, end), granularity)
+        live = await self._count_buckets(where.tag, granularity, live_edges)
+        return CountSeries(cached[0] + sum(b.count for b in live), cached[1], render(live))
+
+    async def _count_buckets(
+        self, tag: str | None, granularity: Granularity, edges: list[tuple[datetime, datetime]]
+    ) -> list[Bucket]:
         step = granularity.step
         whole = [(s, e) for s, e in edges if e - s == step]
-        counts = (
-            await self._store.series(where.tag, step, whole[0][0], whole[-1][1]) if whole else {}
-        )
+        counts = await self._store.series(tag, step, whole[0][0], whole[-1][1]) if whole else {}
         buckets = []
         for bucket_start, bucket_end in edges:
             if bucket_end - bucket_start == step:
                 n = counts.get(bucket_start, 0)
             else:  # a clipped edge bucket: count it exactly, piece by piece
                 pieces = pieces_of(TimeRange(bucket_start, bucket_end))
-                n = await self._store.count_pieces(where.tag, pieces)
+                n = await self._store.count_pieces(tag, pieces)
             buckets.append(Bucket(bucket_start, bucket_end, n))
         return buckets
 

@@ -20,6 +20,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.messages: dict[str, Message] = {}
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.generation = 0  # tests bump it to stand for an import
 
     async def open(self) -> None:
         pass
@@ -37,6 +38,9 @@ class MemoryStore:
             self.keys[record.user_id, record.key] = record
         for message in work.new_messages:
             self.messages[message.id] = message
+
+    async def counters_generation(self) -> int:
+        return self.generation
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         expired = [k for k, r in self.keys.items() if r.created_at < before][:limit]

@@ -107,6 +107,10 @@ class Store(Protocol):
         [start, end), which must be aligned to ``step``; periods with no message are
         absent. Hours and days come from the counters, minutes from the messages."""
 
+    async def counters_generation(self) -> int:
+        """A number that changes whenever counts of closed periods may have changed
+        (a bulk import); posts, which only count in open periods, leave it alone."""
+
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records created before ``before``, in a short
         transaction of their own; returns how many went."""

@@ -280,6 +280,14 @@ class PostgresStore:
         rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
         return {row[0]: int(row[1]) for row in rows}
 
+    async def counters_generation(self) -> int:
+        generation = await self._run(
+            lambda conn: conn.fetchval(
+                "SELECT coalesce(max(generation), 0) FROM counter_generation"
+            )
+        )
+        return int(generation)
+
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         status: str = await self._run(lambda conn: conn.execute(_PURGE_KEYS, before, limit))
         return int(status.rpartition(" ")[2])  # "DELETE n"

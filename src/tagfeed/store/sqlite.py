@@ -47,6 +47,7 @@ _PURGE_KEYS = (
     "DELETE FROM idempotency_keys WHERE (user_id, key) IN"
     " (SELECT user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)"
 )
+_GENERATION = "SELECT coalesce(max(generation), 0) FROM counter_generation"
 _PROGRESS_STEPS = 1000
 _INLINE_BUSY_MS = 50  # VM instructions between deadline checks: microseconds of work
 
@@ -404,9 +405,17 @@ class SQLiteStore:
         self, tag: str | None, step: timedelta, start: datetime, end: datetime
     ) -> dict[datetime, int]:
         sql, params = series_query(tag, step, start, end)
-        # Minute series scan messages: possibly many rows, so off the event loop.
-        rows = await self._read(lambda conn: conn.execute(sql, params).fetchall(), inline=False)
+        # Hours and days read at most 10,080 counter rows; minutes scan messages, possibly
+        # many, so they go off the event loop.
+        rows = await self._read(
+            lambda conn: conn.execute(sql, params).fetchall(), inline=step >= timedelta(hours=1)
+        )
         return {from_epoch_micros(bucket): int(n) for bucket, n in rows}
+
+    async def counters_generation(self) -> int:
+        return await self._read(
+            lambda conn: int(conn.execute(_GENERATION).fetchone()[0]), inline=True
+        )
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         # A connection of its own in a worker thread: the batch is small, so it holds the
