@@ -34,8 +34,14 @@ class Server:
 
 
 def start_server(
-    database_url: str, log_path: Path, *extra: str, env: dict[str, str] | None = None
+    database_url: str,
+    log_path: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    wait_for: str = "/readyz",
 ) -> Server:
+    """Start ``tagfeed serve`` and return once ``wait_for`` answers 200 (``/healthz`` for a
+    server whose database is meant to be unusable)."""
     port = free_port()
     environment = {**os.environ, "TAGFEED_DATABASE_URL": database_url, **(env or {})}
     with log_path.open("wb") as log:
@@ -51,7 +57,7 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"tagfeed serve exited: {log_path.read_text()}")
         try:
-            if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{server.base_url}{wait_for}", timeout=1).status_code == 200:
                 return server
         except httpx.TransportError:
             pass

@@ -70,6 +70,9 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.QueryCanceledError,
+    # A pooled connection whose server just shut down may still look open while asyncpg
+    # consumes the server's farewell error; using it then fails with this.
+    asyncpg.InternalClientError,
 )
 
 

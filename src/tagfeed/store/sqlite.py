@@ -234,11 +234,13 @@ class SQLiteStore:
     # -- connections -------------------------------------------------------------------
 
     def _connect(self, *, read_only: bool, busy_ms: int | None = None) -> sqlite3.Connection:
+        busy = int(self._timeout * 1000) if busy_ms is None else busy_ms
+        # The first statement reads the schema, so it waits out a lock too: with the same
+        # bound as later ones (an inline connection is made on the event loop's thread).
         conn = sqlite3.connect(
-            self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            self._path, timeout=busy / 1000, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        busy = int(self._timeout * 1000) if busy_ms is None else busy_ms
         conn.execute(f"PRAGMA busy_timeout={busy}")
         if read_only:
             conn.execute("PRAGMA query_only=1")
@@ -365,12 +367,12 @@ class SQLiteStore:
                 if self._inline_conn is None:
                     self._inline_conn = self._connect(read_only=True, busy_ms=_INLINE_BUSY_MS)
                 return self._query(self._inline_conn, query)
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
             except StoreTimeout:
                 raise
-            except StoreUnavailable:
+            except (StoreUnavailable, sqlite3.OperationalError):
                 pass  # locked or not openable now: let the pool wait for it
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout):

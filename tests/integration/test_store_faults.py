@@ -1,0 +1,75 @@
+"""Regressions found by the fault tests (``make faults``), kept here because they are cheap."""
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tagfeed.store.errors import StoreUnavailable
+from tagfeed.store.migrate import upgrade
+from tagfeed.store.postgres import PostgresStore
+from tagfeed.store.sqlite import SQLiteStore
+
+SOME_ID = "0193a5c2-7b1e-7cc0-9f6a-2b1d4c3e5f60"
+
+
+async def test_sqlite_locked_at_start_never_blocks_the_event_loop(tmp_path: Path) -> None:
+    """Another process holds the file in exclusive locking mode when the store opens its
+    event-loop reader: reads get StoreUnavailable within the timeout, and the event loop
+    (every other request) waits at most the inline busy wait, not the whole timeout."""
+    path = tmp_path / "tagfeed.db"
+    upgrade(f"sqlite:///{path}")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("SELECT count(*) FROM messages").fetchall()
+    store = SQLiteStore(f"sqlite:///{path}", timeout=1.0)
+    await store.open()
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    async def read() -> float:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.get(SOME_ID)
+        return time.monotonic() - started
+
+    ticker = asyncio.create_task(tick())
+    try:
+        durations = await asyncio.gather(*(read() for _ in range(3)))
+    finally:
+        ticker.cancel()
+        holder.close()
+        await store.close()
+    assert max(durations) < 1.8
+    assert gaps
+    assert max(gaps) < 0.5
+
+
+@pytest.mark.postgres
+async def test_postgres_connection_failing_as_its_server_shuts_down_is_503(
+    postgres_url: str,
+) -> None:
+    """A pooled connection whose server has just sent its shutdown error may fail with
+    asyncpg's InternalClientError before the socket is seen closed: a 503, not a 500."""
+    store = PostgresStore(postgres_url, timeout=1.0)
+    await store.open()
+
+    async def farewell(conn: asyncpg.Connection) -> None:
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2)")
+
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store._run(farewell)
+    finally:
+        await store.close()
