@@ -20,7 +20,7 @@ from tagfeed.api.context import RequestContext
 from tagfeed.api.docs import docs_page, docs_static
 from tagfeed.api.identity import Authenticator, GatewayAuthenticator
 from tagfeed.api.jwt_auth import JwtAuthenticator
-from tagfeed.api.logs import configure_logging
+from tagfeed.api.logs import configure_logging, flush_logs
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
@@ -80,6 +80,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
             purging.cancel()
             await chosen_store.close()  # waits for queued writes to commit
             log.info("stopped")
+            flush_logs()
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")

@@ -1,11 +1,17 @@
 """structlog set up for one JSON object per line on stdout.
 
 The processors are few and cheap because the access log runs once per request: the
-level, a UTC timestamp built from ``time.time()``, and msgspec for the JSON.
+level, a UTC timestamp built from ``time.time()``, and msgspec for the JSON. Lines are
+written by a thread of their own (``LineWriter``), so a slow stdout never stalls the
+event loop.
 """
 
+import atexit
 import logging
+import queue
+import select
 import sys
+import threading
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -32,8 +38,87 @@ def _render(event: MutableMapping[str, Any], **_: object) -> bytes:
     return _encoder.encode(event)
 
 
+class LineWriter:
+    """A structlog logger that hands lines to a writer thread.
+
+    A write to stdout can block (a full pipe, a slow terminal or disk); on the event loop
+    that would stall every request. The thread writes whole lines, several per write but
+    never more than PIPE_BUF bytes, so lines of several worker processes sharing a pipe
+    never interleave mid-line. Lines still queued when the process is killed are lost;
+    ``close`` (called at exit) writes out the rest.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._lines: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def msg(self, line: bytes) -> None:
+        self._lines.put(line + b"\n")
+
+    debug = info = warning = warn = error = err = critical = exception = fatal = log = msg
+
+    def close(self) -> None:
+        self._lines.put(None)
+        self._thread.join(timeout=5)
+
+    def flush(self, timeout: float = 5) -> None:
+        """Return once every line logged so far is written (or after ``timeout``)."""
+        done = threading.Event()
+        self._lines.put(done)
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            items = [self._lines.get()]
+            while True:  # take whatever else is queued, to write it in few calls
+                try:
+                    items.append(self._lines.get_nowait())
+                except queue.Empty:
+                    break
+            chunk: list[bytes] = []
+            for item in items:
+                if isinstance(item, bytes):
+                    if chunk and sum(map(len, chunk)) + len(item) > select.PIPE_BUF:
+                        self._write(chunk)
+                        chunk = []
+                    chunk.append(item)
+                    continue
+                self._write(chunk)  # a stop or a flush: everything before it goes out
+                chunk = []
+                if item is None:
+                    return
+                item.set()
+            self._write(chunk)
+
+    def _write(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        try:
+            self._stream.write(b"".join(lines))
+            self._stream.flush()
+        except (OSError, ValueError):  # stdout closed or broken: drop, keep draining
+            pass
+
+
+def flush_logs() -> None:
+    """Write out every queued log line: call before the process may exit abruptly
+    (uvicorn ends a graceful shutdown by re-raising SIGTERM, which skips atexit)."""
+    if _writer is not None:
+        _writer.flush()
+
+
+_writer: LineWriter | None = None
+
+
 def configure_logging(level: str) -> None:
     """Idempotent; called by the app factory, never at import."""
+    global _writer  # one writer thread per process, made on first use
+    if _writer is None:
+        _writer = LineWriter(sys.stdout.buffer)
+        atexit.register(_writer.close)
+    writer = _writer
     structlog.configure(
         processors=[
             _level,
@@ -44,6 +129,6 @@ def configure_logging(level: str) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        logger_factory=lambda *args: writer,
         cache_logger_on_first_use=True,
     )
