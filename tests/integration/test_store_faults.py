@@ -73,3 +73,31 @@ async def test_postgres_connection_failing_as_its_server_shuts_down_is_503(
             await store._run(farewell)
     finally:
         await store.close()
+
+
+async def test_sqlite_writer_survives_a_unit_that_breaks_it(tmp_path: Path) -> None:
+    """A bug in one unit (here a message the adapter cannot convert) fails that batch
+    with StoreError; the writer thread lives on and the next unit commits."""
+    from datetime import UTC, datetime
+
+    from tagfeed.domain.model import Message
+    from tagfeed.store.errors import StoreError
+    from tagfeed.store.port import unit_of_work
+
+    url = f"sqlite:///{tmp_path / 'tagfeed.db'}"
+    upgrade(url)
+    store = SQLiteStore(url, timeout=2.0)
+    await store.open()
+    try:
+        broken = Message(SOME_ID, "x", "t", "u", None)  # type: ignore[arg-type]
+        async with unit_of_work(store) as work:
+            work.add_message(broken)
+            with pytest.raises(StoreError):
+                await work.commit()
+        fine = Message(SOME_ID, "x", "t", "u", datetime(2026, 1, 1, tzinfo=UTC))
+        async with unit_of_work(store) as work:
+            work.add_message(fine)
+            await work.commit()
+        assert await store.get(SOME_ID) == fine
+    finally:
+        await store.close()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -307,11 +308,18 @@ class SQLiteStore:
                 if conn is None:
                     conn = self._connect(read_only=False)
                 self._write_batch(conn, batch)
-            except sqlite3.Error as exc:
-                error = _translate(exc)
+            except Exception as exc:  # the thread must outlive any one batch
+                error = (
+                    _translate(exc)
+                    if isinstance(exc, sqlite3.Error)
+                    else StoreError(f"SQLite writer failed: {exc!r}")
+                )
                 _wake([(pending, error) for pending in batch])
-                if conn is not None and conn.in_transaction:
-                    conn.rollback()
+                try:
+                    if conn is not None and conn.in_transaction:
+                        conn.rollback()
+                except sqlite3.Error:
+                    conn = None  # reconnect for the next batch
             if stopping:
                 break
         if conn is not None:
@@ -423,13 +431,11 @@ class SQLiteStore:
         # A connection of its own in a worker thread: the batch is small, so it holds the
         # write lock only briefly, and the group-committing writer waits at most that.
         def purge() -> int:
-            conn = self._connect(read_only=False)
             try:
-                return conn.execute(_PURGE_KEYS, (epoch_micros(before), limit)).rowcount
+                with closing(self._connect(read_only=False)) as conn:
+                    return conn.execute(_PURGE_KEYS, (epoch_micros(before), limit)).rowcount
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
-            finally:
-                conn.close()
 
         return await asyncio.to_thread(purge)
 
