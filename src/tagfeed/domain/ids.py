@@ -41,4 +41,3 @@ def is_message_id(candidate: str) -> bool:
         return str(uuid.UUID(candidate)) == candidate
     except ValueError:
         return False
-
