@@ -1,4 +1,4 @@
-"""The ``tagfeed`` command: ``serve`` and ``migrate``."""
+"""The ``tagfeed`` command: ``serve``, ``migrate``, ``import`` and ``export``."""
 
 import argparse
 import os
@@ -43,6 +43,64 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from tagfeed.bulk.batches import ImportAborted
+    from tagfeed.bulk.importer import import_file
+    from tagfeed.store.errors import StoreError
+
+    if settings.migrate_on_start:
+        _migrate(settings)
+    try:
+        summary = import_file(
+            settings,
+            args.file,
+            abort=args.on_error == "abort",
+            batch_size=args.batch_size,
+            stderr=sys.stderr,
+        )
+    except ImportAborted as exc:
+        print(f"{exc}\ntagfeed: import aborted; nothing was imported", file=sys.stderr)
+        return 1
+    except (OSError, StoreError) as exc:
+        print(f"tagfeed: import failed; nothing was imported: {exc}", file=sys.stderr)
+        return 1
+    print(summary.describe())
+    return 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from tagfeed.bulk.export import export_messages
+    from tagfeed.bulk.files import open_output
+    from tagfeed.domain.errors import InvalidInput
+    from tagfeed.domain.tags import normalise_tag
+    from tagfeed.store.errors import StoreError
+
+    try:
+        tag = None if args.tag is None else normalise_tag(args.tag)
+    except InvalidInput as exc:
+        print(f"tagfeed: --tag: {exc.detail}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    try:
+        with open_output(args.file) as out:
+            written = export_messages(settings, out, tag=tag)
+    except (OSError, StoreError) as exc:
+        print(f"tagfeed: export failed: {exc}", file=sys.stderr)
+        return 1
+    # stderr: stdout may be carrying the lines themselves
+    print(f"exported {written} messages in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tagfeed", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +110,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="processes; default TAGFEED_WORKERS or 1")
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
     commands.add_parser("migrate", help="apply schema migrations and exit")
+    load = commands.add_parser(
+        "import", help="load messages from JSON Lines (gzip or not); see docs/bulk.md"
+    )
+    load.add_argument("file", metavar="FILE", help="a .jsonl or .jsonl.gz file, or - for stdin")
+    load.add_argument(
+        "--on-error",
+        choices=["skip", "abort"],
+        default="skip",
+        help="bad lines: report and skip them (default), or stop and import nothing",
+    )
+    load.add_argument(
+        "--batch-size", type=_positive, default=10_000, help="lines per write (default 10000)"
+    )
+    dump = commands.add_parser("export", help="write messages as JSON Lines, oldest first")
+    dump.add_argument(
+        "file", metavar="FILE", nargs="?", default="-", help="gzip when it ends in .gz; - stdout"
+    )
+    dump.add_argument("--tag", help="only messages with this tag (normalised)")
     return parser
 
 
@@ -64,4 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "import":
+        return _import(settings, args)
+    if args.command == "export":
+        return _export(settings, args)
     return _migrate(settings)

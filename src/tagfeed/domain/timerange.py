@@ -11,6 +11,8 @@ _INSTANT = re.compile(
     r"(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
     r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
 )
+_CANONICAL_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_DAY_OR_INSTANT = "a date (YYYY-MM-DD) or an RFC 3339 instant with a zone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +28,26 @@ class TimeRange:
         )
 
 
-def _parse_instant(field: str, raw: str) -> datetime:
+def parse_instant(field: str, raw: str) -> datetime:
+    """An RFC 3339 instant with a zone (``Z`` or ``+HH:MM``; up to nine fraction digits,
+    truncated to the microsecond) as an aware UTC datetime.
+
+    Raises InvalidInput naming ``field`` when ``raw`` is not such an instant.
+    """
+    if _CANONICAL_INSTANT.fullmatch(raw):
+        # What this service writes: fromisoformat reads it directly, ten times faster
+        # than the general path (bulk import parses millions). Bad days fall through.
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            pass
+    return _parse_instant(field, raw, "an RFC 3339 instant with a zone")
+
+
+def _parse_instant(field: str, raw: str, expected: str) -> datetime:
     match = _INSTANT.fullmatch(raw)
     if match is None:
-        raise InvalidInput(
-            field, f"must be a date (YYYY-MM-DD) or an RFC 3339 instant with a zone, got {raw!r}"
-        )
+        raise InvalidInput(field, f"must be {expected}, got {raw!r}")
     fraction = (match["frac"] or "").ljust(6, "0")[:6]  # keep microseconds, drop the rest
     zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
     try:
@@ -67,14 +83,14 @@ def parse_time_range(date_start: str | None, date_end: str | None) -> TimeRange:
         if _DATE.fullmatch(date_start):
             start = _start_of(_parse_day("dateStart", date_start))
         else:
-            start = _parse_instant("dateStart", date_start)
+            start = _parse_instant("dateStart", date_start, _DAY_OR_INSTANT)
     if date_end:
         if _DATE.fullmatch(date_end):
             end_is_day = True
             day = _parse_day("dateEnd", date_end)
             end = None if day == date.max else _start_of(day + timedelta(days=1))
         else:
-            end = _parse_instant("dateEnd", date_end)
+            end = _parse_instant("dateEnd", date_end, _DAY_OR_INSTANT)
     if start is not None and end is not None:
         after = start >= end if end_is_day else start > end
         if after:

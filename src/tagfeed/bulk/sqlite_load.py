@@ -1,0 +1,132 @@
+"""The SQLite fast path: one synchronous connection, one transaction, one statement per
+batch.
+
+Everything happens between ``BEGIN IMMEDIATE`` and ``COMMIT``: an import that stops for
+any reason (a bad line under abort, a crash, Ctrl-C) leaves the file as it was. The
+write lock is held for the whole import, so the server's writes wait for it (up to
+their timeout) meanwhile; reads go on, as WAL allows.
+"""
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import msgspec
+
+from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections
+from tagfeed.bulk.counting import counter_rows
+from tagfeed.bulk.prefetch import read_ahead
+from tagfeed.domain.ids import epoch_micros
+from tagfeed.store.errors import StoreError, StoreUnavailable
+from tagfeed.store.sqlite import sqlite_path
+
+# One statement per batch: the rows travel as one JSON array and SQLite unpacks them in
+# C, inside a single sqlite3_step that runs without the GIL, so the reader thread parses
+# the next batch meanwhile. executemany would release and retake the GIL on every row,
+# and each retake waits for the parsing thread to yield it (up to 5 ms): slower than
+# not overlapping at all. Rows go in sorted by the keys of the busiest indexes, so that
+# consecutive inserts land on the same pages (measured: 10-20% less time).
+_INSERT = (
+    "INSERT INTO messages (id, text, tag, user_id, created_at)"
+    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
+    " ORDER BY 3, 5"
+)
+_BUMP_COUNTERS = (
+    "INSERT INTO message_counts (tag, span, start, slot, n)"
+    " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each(?)"
+    " WHERE true ORDER BY 1, 2, 3"  # WHERE: lets SQLite parse the ON CONFLICT below
+    " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
+)
+_EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+# Pages for this connection only (negative: KiB). Index pages of a large import stay in
+# memory until COMMIT instead of spilling to the WAL mid-transaction.
+_CACHE_KIB = 256 * 1024
+
+Row = tuple[str, str, str, str, int]  # created_at in epoch microseconds, as stored
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A batch as the statements take it, made on the reader thread so that the loading
+    thread does nothing but run SQL."""
+
+    batch: Batch
+    rows: list[Row]
+    rows_json: bytes
+    counters_json: bytes
+
+
+def _ready(batch: Batch, rows: list[Row] | None = None) -> _Ready:
+    if rows is None:
+        rows = [(r[0], r[1], r[2], r[3], epoch_micros(r[4])) for r in batch.rows]
+    counters = counter_rows((row[2], row[4]) for row in rows)
+    return _Ready(batch, rows, _encode(rows), _encode(counters))
+
+
+def _duplicates(conn: sqlite3.Connection, rows: list[Row]) -> set[int]:
+    """Indexes of the rows whose id is already stored or appears earlier in the batch."""
+    ids = [row[0] for row in rows]
+    existing = {found for (found,) in conn.execute(_EXISTING, (_encode(ids),))}
+    seen: set[str] = set()
+    dropped: set[int] = set()
+    for index, message_id in enumerate(ids):
+        if message_id in existing or message_id in seen:
+            dropped.add(index)
+        seen.add(message_id)
+    return dropped
+
+
+def _store(conn: sqlite3.Connection, ready: _Ready, rejections: Rejections) -> int:
+    """Insert a batch and bump its counters; return how many messages were stored. A
+    duplicate id fails the insert (SQLite undoes just that statement): the duplicates
+    are found, rejected, and the rest inserted again."""
+    while ready.rows:
+        try:
+            conn.execute(_INSERT, (ready.rows_json,))
+        except sqlite3.IntegrityError:
+            dropped = _duplicates(conn, ready.rows)
+            if not dropped:
+                raise
+            for index in sorted(dropped):
+                rejections.reject(ready.batch.numbers[index], DUPLICATE_ID)
+            kept = [row for index, row in enumerate(ready.rows) if index not in dropped]
+            ready = _ready(ready.batch.without(dropped), kept)
+        else:
+            conn.execute(_BUMP_COUNTERS, (ready.counters_json,))
+            return len(ready.rows)
+    return 0
+
+
+def load_sqlite(
+    url: str, batches: Iterable[Batch], rejections: Rejections, *, timeout: float, synchronous: str
+) -> int:
+    """Store every batch and its counters in one transaction; return how many messages
+    were stored. ``batches`` is read (and each batch readied) on a thread of its own.
+    Raises ImportAborted (from ``batches`` or a duplicate id under abort) after rolling
+    back, StoreUnavailable / StoreError for database failures."""
+    try:
+        conn = sqlite3.connect(sqlite_path(url), timeout=timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open SQLite database: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute("BEGIN IMMEDIATE")
+        stored = 0
+        try:
+            with read_ahead(map(_ready, batches)) as ready:
+                for each in ready:
+                    stored += _store(conn, each, rejections)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
+                conn.execute("ROLLBACK")
+            raise
+        return stored
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"SQLite unavailable: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"SQLite error: {exc}") from exc
+    finally:
+        conn.close()
