@@ -71,7 +71,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         try:
             tables = await conn.fetch(
                 "SELECT tablename FROM pg_tables"
-                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                " WHERE schemaname = 'public'"
+                " AND tablename NOT IN ('alembic_version', 'counter_generation')"
             )
             await conn.execute("TRUNCATE " + ", ".join(t["tablename"] for t in tables))
         finally:

@@ -423,3 +423,43 @@ def test_the_command_pipes_gzip_in_and_lines_out(database_url: str, tmp_path: Pa
     in_process = io.BytesIO()
     export_messages(settings, in_process, tag=None)
     assert exported.stdout == in_process.getvalue()
+
+
+def test_an_import_is_seen_by_a_running_server_that_cached_old_counts(
+    tagfeed: Any, database_url: str, tmp_path: Path
+) -> None:
+    """/counts caches buckets of closed periods; an import bumps the counters' generation
+    in its transaction, so the next request counts the imported messages."""
+    from tagfeed.domain.counting import Granularity
+    from tagfeed.domain.queries import MessageFilter
+    from tagfeed.domain.timerange import TimeRange
+    from tagfeed.service.messages import MessageService
+
+    old_day = TimeRange(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
+    where = MessageFilter("imported", old_day)
+
+    def render(buckets: Any) -> bytes:
+        return ",".join(str(b.count) for b in buckets).encode()
+
+    async def series(service: MessageService) -> tuple[int, bytes]:
+        answer = await service.count_series(where, Granularity.DAY, render)
+        return answer.total, answer.sealed
+
+    async def scenario() -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+        store = store_from_settings(Settings(database_url=database_url))
+        await store.open()
+        try:
+            service = MessageService(store)
+            before = await series(service)  # cached now: both days are long closed
+            lines = [record(tag="imported", created_at="2026-03-02T12:00:00.000000Z")]
+            code, _, err = await asyncio.to_thread(
+                tagfeed, "import", write(tmp_path / "old.jsonl", jsonl(*lines))
+            )
+            assert code == 0, err
+            return before, await series(service)
+        finally:
+            await store.close()
+
+    before, after = asyncio.run(scenario())
+    assert before == (0, b"0,0")
+    assert after == (1, b"0,1")

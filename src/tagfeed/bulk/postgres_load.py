@@ -98,6 +98,12 @@ async def _store(
     return 0
 
 
+_BUMP_GENERATION = """
+INSERT INTO counter_generation AS g VALUES (1, 1)
+ON CONFLICT (id) DO UPDATE SET generation = g.generation + 1
+"""
+
+
 async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: Rejections) -> int:
     stored = 0
     async with conn.transaction():
@@ -112,6 +118,8 @@ async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: 
         await conn.execute("SET LOCAL work_mem = '128MB'")
         await conn.execute("SET LOCAL enable_hashagg = off")
         await conn.execute(_FOLD_COUNTS)
+        # Counts of closed periods changed: servers drop what they cached of them.
+        await conn.execute(_BUMP_GENERATION)
     return stored
 
 

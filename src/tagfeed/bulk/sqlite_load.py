@@ -38,6 +38,10 @@ _BUMP_COUNTERS = (
     " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
 )
 _EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+BUMP_GENERATION = (
+    "INSERT INTO counter_generation VALUES (1, 1)"
+    " ON CONFLICT (id) DO UPDATE SET generation = generation + 1"
+)
 # Pages for this connection only (negative: KiB). Index pages of a large import stay in
 # memory until COMMIT instead of spilling to the WAL mid-transaction.
 _CACHE_KIB = 256 * 1024
@@ -118,6 +122,8 @@ def load_sqlite(
             with read_ahead(map(_ready, batches)) as ready:
                 for each in ready:
                     stored += _store(conn, each, rejections)
+            # Counts of closed periods changed: servers drop what they cached of them.
+            conn.execute(BUMP_GENERATION)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
