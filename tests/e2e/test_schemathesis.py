@@ -107,8 +107,11 @@ def test_every_check_passes_with_a_user(server: Server, database_url: str, tmp_p
         "X-User-ID: schemathesis",
         "--max-examples",
         max_examples,
+        # One worker: with two, CPython 3.11.7 sometimes fails inside schemathesis with
+        # "SystemError: AST constructor recursion depth mismatch" (a thread-safety bug of
+        # the ast module), which would make CI flaky.
         "--workers",
-        "2",
+        "1",
     )
     assert report.requests >= min_requests, (report.requests, report.by_operation)
     assert not [status for status in report.statuses if status >= 500], report.statuses
