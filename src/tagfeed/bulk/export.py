@@ -20,7 +20,7 @@ from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.postgres import asyncpg_dsn
-from tagfeed.store.sqlite import sqlite_path
+from tagfeed.store.sqlite import sqlite_path, translate_error
 
 BATCH_SIZE = 10_000
 _SQLITE_COLUMNS = "id, text, tag, user_id, created_at"
@@ -75,10 +75,8 @@ def export_sqlite(url: str, out: BinaryIO, *, tag: str | None, batch_size: int =
             last = batch[-1]
         conn.execute("COMMIT")
         return written
-    except sqlite3.OperationalError as exc:
-        raise StoreUnavailable(f"SQLite unavailable: {exc}") from exc
     except sqlite3.Error as exc:
-        raise StoreError(f"SQLite error: {exc}") from exc
+        raise translate_error(exc) from exc
     finally:
         conn.close()
 

@@ -17,8 +17,8 @@ from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections
 from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.prefetch import read_ahead
 from tagfeed.domain.ids import epoch_micros
-from tagfeed.store.errors import StoreError, StoreUnavailable
-from tagfeed.store.sqlite import sqlite_path
+from tagfeed.store.errors import StoreUnavailable
+from tagfeed.store.sqlite import sqlite_path, translate_error
 
 # One statement per batch: the rows travel as one JSON array and SQLite unpacks them in
 # C, inside a single sqlite3_step that runs without the GIL, so the reader thread parses
@@ -130,9 +130,7 @@ def load_sqlite(
                 conn.execute("ROLLBACK")
             raise
         return stored
-    except sqlite3.OperationalError as exc:
-        raise StoreUnavailable(f"SQLite unavailable: {exc}") from exc
     except sqlite3.Error as exc:
-        raise StoreError(f"SQLite error: {exc}") from exc
+        raise translate_error(exc) from exc
     finally:
         conn.close()

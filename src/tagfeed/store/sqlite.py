@@ -140,7 +140,8 @@ def series_query(
     return f"SELECT {floor} AS bucket, count(*) FROM messages WHERE {where} GROUP BY bucket", params
 
 
-def _translate(exc: sqlite3.Error) -> StoreError:
+def translate_error(exc: sqlite3.Error) -> StoreError:
+    """The tagfeed exception for a sqlite3 error (shared with the bulk loaders)."""
     text = str(exc).lower()
     if "interrupted" in text:
         return StoreTimeout("SQLite statement exceeded the timeout")
@@ -310,7 +311,7 @@ class SQLiteStore:
                 self._write_batch(conn, batch)
             except Exception as exc:  # the thread must outlive any one batch
                 error = (
-                    _translate(exc)
+                    translate_error(exc)
                     if isinstance(exc, sqlite3.Error)
                     else StoreError(f"SQLite writer failed: {exc!r}")
                 )
@@ -361,7 +362,7 @@ class SQLiteStore:
         try:
             return query(conn)
         except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
 
     async def _read(self, query: Callable[[sqlite3.Connection], T], *, inline: bool) -> T:
         """Run a read. ``inline`` reads touch few rows (a lookup by id, one page, a count
@@ -380,7 +381,7 @@ class SQLiteStore:
             except (StoreUnavailable, sqlite3.OperationalError):
                 pass  # locked or not openable now: let the pool wait for it
             except sqlite3.Error as exc:
-                raise _translate(exc) from exc
+                raise translate_error(exc) from exc
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout):
@@ -388,7 +389,7 @@ class SQLiteStore:
                     self._readers, lambda: self._query(self._reader(), query)
                 )
         except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
         except TimeoutError:
             raise StoreTimeout("SQLite did not answer within the timeout") from None
 
@@ -435,7 +436,7 @@ class SQLiteStore:
                 with closing(self._connect(read_only=False)) as conn:
                     return conn.execute(_PURGE_KEYS, (epoch_micros(before), limit)).rowcount
             except sqlite3.Error as exc:
-                raise _translate(exc) from exc
+                raise translate_error(exc) from exc
 
         return await asyncio.to_thread(purge)
 
