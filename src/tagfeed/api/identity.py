@@ -11,7 +11,6 @@ One ``Authenticator`` per app, chosen from ``TAGFEED_AUTH_MODE`` by the app fact
 Routes call ``require_user`` and, where a role is needed, ``require_role``.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
@@ -20,9 +19,8 @@ from typing import Protocol
 from starlette.requests import Request
 
 from tagfeed.api.problems import ApiError
+from tagfeed.domain.users import USER_ID, USER_ID_RULE
 
-USER_ID = re.compile(r"[A-Za-z0-9._:@|-]{1,128}")
-USER_ID_RULE = "1-128 characters of letters, digits and . _ : @ | -"
 Network = IPv4Network | IPv6Network
 
 _IDENTITY = "tagfeed.identity"  # the scope key that caches the caller for this request

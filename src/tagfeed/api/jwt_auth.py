@@ -17,9 +17,10 @@ import jwt
 from jwt.exceptions import InvalidSubjectError
 from starlette.requests import Request
 
-from tagfeed.api.identity import USER_ID, USER_ID_RULE, Identity
+from tagfeed.api.identity import Identity
 from tagfeed.api.problems import ApiError
 from tagfeed.config import Settings
+from tagfeed.domain.users import USER_ID, USER_ID_RULE
 from tagfeed.jwt_keys import KeyRing
 
 MAX_TOKEN_LENGTH = 8192  # far above any real token; refuse before parsing anything larger

@@ -1,7 +1,7 @@
 """Reading an import file into batches of valid messages, and what happens to bad lines."""
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -84,3 +84,14 @@ def read_batches(
     if batch.rows:
         yield batch
     on_batch(number)
+
+
+def duplicate_indexes(ids: Sequence[str], stored: Set[str]) -> set[int]:
+    """Indexes of the ids already ``stored`` or appearing earlier in ``ids``."""
+    seen: set[str] = set()
+    dropped: set[int] = set()
+    for index, message_id in enumerate(ids):
+        if message_id in stored or message_id in seen:
+            dropped.add(index)
+        seen.add(message_id)
+    return dropped

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import asyncpg
 
-from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections
+from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections, duplicate_indexes
 from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.lines import Fields
 from tagfeed.bulk.prefetch import read_ahead
@@ -53,14 +53,7 @@ _instant = lru_cache(maxsize=65_536)(from_epoch_micros)
 async def _duplicates(conn: asyncpg.Connection, batch: Batch) -> set[int]:
     """Indexes of the messages whose id is already stored or appears earlier in the batch."""
     ids = [row[0] for row in batch.rows]
-    existing = {row[0] for row in await conn.fetch(_EXISTING, ids)}
-    seen: set[str] = set()
-    dropped: set[int] = set()
-    for index, message_id in enumerate(ids):
-        if message_id in existing or message_id in seen:
-            dropped.add(index)
-        seen.add(message_id)
-    return dropped
+    return duplicate_indexes(ids, {row[0] for row in await conn.fetch(_EXISTING, ids)})
 
 
 CountRecord = tuple[str, int, datetime, int]  # a row of import_counts

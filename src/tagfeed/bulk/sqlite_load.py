@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections
+from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections, duplicate_indexes
 from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.prefetch import read_ahead
 from tagfeed.domain.ids import epoch_micros
@@ -71,14 +71,7 @@ def _ready(batch: Batch, rows: list[Row] | None = None) -> _Ready:
 def _duplicates(conn: sqlite3.Connection, rows: list[Row]) -> set[int]:
     """Indexes of the rows whose id is already stored or appears earlier in the batch."""
     ids = [row[0] for row in rows]
-    existing = {found for (found,) in conn.execute(_EXISTING, (_encode(ids),))}
-    seen: set[str] = set()
-    dropped: set[int] = set()
-    for index, message_id in enumerate(ids):
-        if message_id in existing or message_id in seen:
-            dropped.add(index)
-        seen.add(message_id)
-    return dropped
+    return duplicate_indexes(ids, {found for (found,) in conn.execute(_EXISTING, (_encode(ids),))})
 
 
 def _store(conn: sqlite3.Connection, ready: _Ready, rejections: Rejections) -> int:

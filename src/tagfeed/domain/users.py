@@ -6,13 +6,14 @@ from tagfeed.domain.errors import InvalidInput
 
 MAX_USER_ID_LENGTH = 128
 
-_USER_ID = re.compile(r"[A-Za-z0-9._:@|-]{1,128}")
+USER_ID = re.compile(r"[A-Za-z0-9._:@|-]{1,128}")
+USER_ID_RULE = "1-128 characters of letters, digits and . _ : @ | -"
 
 
 def validate_user_id(raw: str) -> str:
     """Return ``raw`` unchanged when it is 1-128 characters of ``[A-Za-z0-9._:@|-]``, the
     rule ``X-User-ID`` obeys; raise InvalidInput (field ``user_id``) otherwise."""
-    if _USER_ID.fullmatch(raw) is None:
+    if USER_ID.fullmatch(raw) is None:
         if not raw:
             raise InvalidInput("user_id", "must not be empty")
         if len(raw) > MAX_USER_ID_LENGTH:
