@@ -81,6 +81,22 @@ def test_from_epoch_micros_round_trips(micros: int) -> None:
     assert epoch_micros(instant) == micros
 
 
+FLOAT_PATH_END = 2**32 * 1_000_000  # from_epoch_micros goes through a double below this
+
+
+@given(st.integers(min_value=0, max_value=FLOAT_PATH_END + 10**6))
+def test_from_epoch_micros_is_exact_where_it_goes_through_a_double(micros: int) -> None:
+    assert from_epoch_micros(micros) == EPOCH + timedelta(microseconds=micros)
+
+
+def test_from_epoch_micros_is_exact_at_the_top_of_the_double_range() -> None:
+    # Where a double is coarsest: every microsecond of the last second and a half.
+    for micros in range(FLOAT_PATH_END - 1_000_000, FLOAT_PATH_END + 500_000):
+        instant = from_epoch_micros(micros)
+        assert instant.tzinfo is UTC
+        assert epoch_micros(instant) == micros
+
+
 @pytest.mark.parametrize("micros", [MIN_US - 1, MAX_US + 1, 10**18 - 1])
 def test_from_epoch_micros_overflows_outside_datetime_range(micros: int) -> None:
     with pytest.raises(OverflowError):  # Cursor.decode relies on this exception type

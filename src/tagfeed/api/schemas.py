@@ -2,14 +2,13 @@
 produce the OpenAPI schemas, so the document cannot drift from the code."""
 
 from collections.abc import Sequence
-from datetime import datetime
-from functools import lru_cache
 from typing import Annotated
 
 import msgspec
 
 from tagfeed.domain.counting import Bucket, Granularity
 from tagfeed.domain.model import Message
+from tagfeed.instants import format_utc
 
 
 class NewMessage(msgspec.Struct):
@@ -78,18 +77,6 @@ class CountsOut(msgspec.Struct, omit_defaults=True):
     buckets: list[BucketOut] | msgspec.UnsetType = msgspec.UNSET
 
 
-@lru_cache(maxsize=65_536)
-def format_utc(instant: datetime) -> str:
-    """RFC 3339, UTC, always six fraction digits. Cached: bucket bounds repeat a lot.
-    (isoformat, as strftime's %Y writes year 1 as "1", not "0001".)"""
-    return instant.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def format_instant(message: Message) -> str:
-    # isoformat is faster than strftime; created_at is UTC, so swap "+00:00" for "Z".
-    return message.created_at.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
 def render_buckets(buckets: Sequence[Bucket]) -> bytes:
     """Buckets as the elements of a JSON array, without the brackets, so renderings of
     consecutive runs join with a comma (see ``counts_body``)."""
@@ -110,7 +97,7 @@ def counts_body(total: int, granularity: Granularity, *renderings: bytes) -> byt
 
 def message_out(message: Message) -> MessageOut:
     return MessageOut(
-        message.id, message.text, message.tag, message.user_id, format_instant(message)
+        message.id, message.text, message.tag, message.user_id, format_utc(message.created_at)
     )
 
 

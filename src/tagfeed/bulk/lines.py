@@ -8,7 +8,7 @@ so what ``export`` writes, ``import`` reads back to the same message.
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,7 @@ from tagfeed.domain.model import DEFAULT_MAX_TEXT_LENGTH, Message, validate_text
 from tagfeed.domain.tags import normalise_tag
 from tagfeed.domain.timerange import parse_instant
 from tagfeed.domain.users import validate_user_id
+from tagfeed.instants import format_utc
 
 
 class LineIn(msgspec.Struct):
@@ -107,14 +108,9 @@ def parse_line(raw: bytes, max_text_length: int = DEFAULT_MAX_TEXT_LENGTH) -> Me
     return Message(*parse_fields(raw, max_text_length))
 
 
-def format_instant(instant: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, the API's format (four-digit years always)."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
 def format_line(message: Message) -> bytes:
     """One line of export, newline included."""
     out = LineOut(
-        message.id, message.text, message.tag, message.user_id, format_instant(message.created_at)
+        message.id, message.text, message.tag, message.user_id, format_utc(message.created_at)
     )
     return _encoder.encode(out) + b"\n"
