@@ -1,16 +1,20 @@
 """Use cases for messages. Knows the domain and the storage port; nothing of HTTP or SQL."""
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 from tagfeed.domain.commands import PostMessage
 from tagfeed.domain.counting import (
+    HOUR,
     Bucket,
     Granularity,
+    bounds,
     bucket_edges,
     check_bucket_count,
+    floor_to,
     last_bucket_end_by,
     pieces_of,
 )
@@ -35,6 +39,28 @@ SEALED_AFTER = timedelta(minutes=10)
 SEALED_CACHE_SIZE = 256
 # Renders buckets as the caller will send them; cached with the buckets it rendered.
 RenderBuckets = Callable[[Sequence[Bucket]], bytes]
+
+
+V = TypeVar("V")
+
+
+class _Lru(Generic[V]):
+    """The ``size`` most recently used entries."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+
+    def get(self, key: Hashable) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: V) -> None:
+        self._entries[key] = value
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +108,9 @@ class MessageService:
         # Keys being processed by this process: a concurrent retry is told at once.
         # Across processes the store detects it (or the retry waits and replays).
         self._in_flight: set[tuple[str, str]] = set()
-        self._sealed: OrderedDict[tuple[object, ...], tuple[int, bytes]] = OrderedDict()
+        # Answers over periods that posts can no longer change (see SEALED_AFTER).
+        self._sealed_series: _Lru[tuple[int, bytes]] = _Lru(SEALED_CACHE_SIZE)
+        self._sealed_counts: _Lru[int] = _Lru(SEALED_CACHE_SIZE)
 
     def _new(self, command: PostMessage) -> Message:
         return new_message(
@@ -157,8 +185,25 @@ class MessageService:
         return Page(rows[: request.limit], Cursor(last.created_at, last.id))
 
     async def count(self, where: MessageFilter) -> int:
-        """Exact, from the counters: the cost grows with the period's days, not its rows."""
-        return await self._store.count_pieces(where.tag, pieces_of(where.period))
+        """Exact, from the counters: the cost grows with the period's days, not its rows.
+
+        The whole hours that ended SEALED_AFTER ago can no longer change through posts,
+        so their sum is cached per process (keyed, like the sealed buckets of
+        ``count_series``, by the generation a bulk import bumps); the rest of the period
+        is counted on every call.
+        """
+        start, end = bounds(where.period)
+        cut = min(max(floor_to(self._clock() - SEALED_AFTER, HOUR), start), end)
+        if cut == start:  # nothing sealed: all of it is recent
+            return await self._store.count_pieces(where.tag, pieces_of(where.period))
+        key = (where.tag, start, cut, await self._store.counters_generation())
+        sealed = self._sealed_counts.get(key)
+        if sealed is None:
+            sealed = await self._store.count_pieces(where.tag, pieces_of(TimeRange(start, cut)))
+            self._sealed_counts.put(key, sealed)
+        if cut == end:
+            return sealed
+        return sealed + await self._store.count_pieces(where.tag, pieces_of(TimeRange(cut, end)))
 
     async def count_series(
         self, where: MessageFilter, granularity: Granularity, render: RenderBuckets
@@ -178,16 +223,12 @@ class MessageService:
         check_bucket_count(period, granularity)
         sealed_end = last_bucket_end_by(period, granularity, now - SEALED_AFTER)
         key = (where.tag, granularity, start, sealed_end, await self._store.counters_generation())
-        cached = self._sealed.get(key)
+        cached = self._sealed_series.get(key)
         if cached is None:
             sealed_edges = bucket_edges(TimeRange(start, sealed_end), granularity)
             buckets = await self._count_buckets(where.tag, granularity, sealed_edges)
             cached = (sum(b.count for b in buckets), render(buckets))
-            self._sealed[key] = cached
-            if len(self._sealed) > SEALED_CACHE_SIZE:
-                self._sealed.popitem(last=False)
-        else:
-            self._sealed.move_to_end(key)
+            self._sealed_series.put(key, cached)
         live_edges = bucket_edges(TimeRange(sealed_end, end), granularity)
         live = await self._count_buckets(where.tag, granularity, live_edges)
         return CountSeries(cached[0] + sum(b.count for b in live), cached[1], render(live))
