@@ -1,11 +1,11 @@
 """The SQLite adapter: the embedded default.
 
 One writer thread owns the only writing connection and commits concurrent units of work
-together (group commit): it drains whatever is queued, runs each unit inside its own
-SAVEPOINT, and pays for one COMMIT (and with ``synchronous=FULL`` one fsync) per batch.
-A unit is acknowledged only after that COMMIT returns. Reads run on a small thread pool,
-each thread with its own read-only connection; WAL lets them proceed while the writer
-writes. A progress handler aborts any statement that outlives the timeout.
+together (group commit): it drains whatever is queued and pays for one COMMIT (and with
+``synchronous=FULL`` one fsync) per batch; a unit that fails is rolled back alone (see
+``_write_batch``). A unit is acknowledged only after that COMMIT returns. Reads run on a
+small thread pool, each thread with its own read-only connection; WAL lets them proceed
+while the writer writes. A progress handler aborts any statement that outlives the timeout.
 """
 
 import asyncio
@@ -151,6 +151,16 @@ def translate_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"SQLite error: {exc}")
 
 
+def _row(message: Message) -> tuple[str, str, str, str, int]:
+    return (
+        message.id,
+        message.text,
+        message.tag,
+        message.user_id,
+        epoch_micros(message.created_at),
+    )
+
+
 def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> bool:
     """Write one unit inside the caller's savepoint; False when its idempotency key was
     already held (then nothing is written and ``work.held_by`` tells by what). Units run
@@ -171,10 +181,7 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> bool:
                 from_epoch_micros(row[3]),
             )
             return False
-    conn.executemany(
-        _INSERT,
-        [(m.id, m.text, m.tag, m.user_id, epoch_micros(m.created_at)) for m in work.new_messages],
-    )
+    conn.executemany(_INSERT, [_row(m) for m in work.new_messages])
     if claim is not None:
         record = claim.record
         conn.execute(
@@ -327,11 +334,25 @@ class SQLiteStore:
             conn.close()
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        """One transaction for the whole batch, one savepoint per unit of work, so a unit
-        that fails is rolled back alone and the others still commit."""
+        """One transaction and one COMMIT for the whole batch. Plain posts (no key to
+        claim) go in with one executemany; should any be rejected, or should a unit
+        claim a key, each unit gets a savepoint of its own, so a unit that fails is
+        rolled back alone and the others still commit."""
+        live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
+        if not live:
+            return
+        if all(p.work.claim is None for p in live):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, [_row(m) for p in live for m in p.work.new_messages])
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")  # an id taken: find which unit, one by one below
+            else:
+                self._commit(conn, [m for p in live for m in p.work.new_messages])
+                _wake([(pending, None) for pending in live])
+                return
         outcomes: list[BaseException | None] = []
         stored: list[Message] = []
-        live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
         conn.execute("BEGIN IMMEDIATE")
         for pending in live:
             conn.execute("SAVEPOINT unit")
@@ -344,6 +365,12 @@ class SQLiteStore:
             else:
                 outcomes.append(None)
             conn.execute("RELEASE unit")
+        self._commit(conn, stored)
+        _wake(list(zip(live, outcomes, strict=True)))
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection, stored: list[Message]) -> None:
+        """Fold the batch's messages into the counters, in its transaction, and commit."""
         conn.executemany(
             _BUMP_COUNTER,
             [
@@ -352,7 +379,6 @@ class SQLiteStore:
             ],
         )
         conn.execute("COMMIT")
-        _wake(list(zip(live, outcomes, strict=True)))
 
     # -- reads ---------------------------------------------------------------------------
 
