@@ -16,6 +16,10 @@ until its line ends, however long. This subclass adds, per connection:
   rest of the body must arrive within ``read_timeout``, and the connection is then idle
   again under the keep-alive timeout.
 
+It also sends each response head together with the first write of its body
+(``_OneWriteResponses``): uvicorn writes them separately, two system calls and two TCP
+segments where one does.
+
 Every refusal closes the connection and carries ``X-Request-ID``. The body itself is
 bounded by the app (``routes._read_body``: size and ``read_timeout``). This reaches into
 uvicorn's protocol internals, so uvicorn is pinned and tests/e2e/test_hostile_input.py
@@ -25,7 +29,7 @@ checks each bound against the real server.
 import functools
 import os
 import sys
-from asyncio import TimerHandle, Transport
+from asyncio import AbstractEventLoop, TimerHandle, Transport
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +53,53 @@ def limits_from_environment() -> ReadLimits:
     """Once per process, from the same TAGFEED_* environment the app factory reads."""
     settings = load_settings()
     return ReadLimits(settings.max_header_bytes, settings.read_timeout)
+
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _OneWriteResponses:
+    """The transport as one request's response cycle sees it. The cycle writes a 100
+    Continue (maybe), then the head, then the body in one or more writes. The head is
+    held back and goes out with the first body write, in one writelines (one writev),
+    or on its own at the end of the loop's current turn if the body is not written in
+    it (HEAD, or a streamed body that starts later). Everything else passes through."""
+
+    __slots__ = ("_head", "_head_seen", "_loop", "_transport")
+
+    def __init__(self, transport: Transport, loop: AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.writelines((head, data))
+        elif self._head_seen or data == _CONTINUE:
+            self._transport.write(data)
+        else:
+            self._head_seen = True
+            self._head = data
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class _Refused(Exception):
@@ -166,6 +217,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_received = 0
         self._disarm()
         super().on_headers_complete()
+        self.cycle.transport = _OneWriteResponses(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
