@@ -23,6 +23,7 @@ from tagfeed.api.jwt_auth import JwtAuthenticator
 from tagfeed.api.logs import configure_logging, flush_logs
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
+from tagfeed.api.runtime import tune_for_serving
 from tagfeed.api.schemas import encoder
 from tagfeed.config import Settings, load_settings
 from tagfeed.service.messages import MessageService
@@ -106,5 +107,8 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
 
 
 def app_from_environment() -> Any:
-    """Factory for ``uvicorn --factory``: settings from the TAGFEED_* environment."""
-    return create_app(load_settings())
+    """Factory for ``uvicorn --factory`` (``tagfeed serve``): settings from the TAGFEED_*
+    environment, and the interpreter tuned for serving (``runtime.py``)."""
+    app = create_app(load_settings())
+    tune_for_serving()
+    return app
