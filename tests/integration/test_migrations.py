@@ -3,6 +3,8 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tagfeed.store.migrate import downgrade, head_revision, upgrade
 
 
@@ -14,7 +16,7 @@ def tables(path: Path) -> set[str]:
 def test_first_start_creates_the_file_and_its_directory(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "dir" / "tagfeed.db"
     upgrade(f"sqlite:///{path}")
-    assert {"messages", "alembic_version", "messages_tag_created_id"} <= tables(path)
+    assert {"messages", "alembic_version", "messages_id", "messages_created_id"} <= tables(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
@@ -38,3 +40,21 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     assert "messages" not in tables(tmp_path / "t.db")
     upgrade(url)
     assert "messages" in tables(tmp_path / "t.db")
+
+
+def test_clustering_sqlite_messages_by_tag_keeps_them_both_ways(tmp_path: Path) -> None:
+    """0005 rebuilds the SQLite table in (tag, created_at, id) order; every message and
+    the uniqueness of ids survive it, and its downgrade."""
+    path = tmp_path / "t.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0004")
+    rows = {(f"id{i}", f"text {i}", f"tag{i % 3}", "u", 1_000_000 * (i % 7)) for i in range(50)}
+    with sqlite3.connect(path) as conn:
+        conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", rows)
+    for step in (lambda: upgrade(url), lambda: downgrade(url, "0004")):
+        step()
+        with sqlite3.connect(path) as conn:
+            assert set(conn.execute("SELECT * FROM messages")) == rows
+            with pytest.raises(sqlite3.IntegrityError):
+                conn.execute("INSERT INTO messages VALUES ('id7', 'x', 'other', 'u', 5)")
+    assert "messages_tag_created_id" in tables(path)  # the downgrade's index is back

@@ -32,8 +32,8 @@ def _write(out: BinaryIO, messages: Iterable[Message]) -> None:
 
 
 def sqlite_query(tag: str | None, after: Message | None, limit: int) -> tuple[str, list[object]]:
-    """The next keyset batch, oldest first; served by the (created_at, id) and
-    (tag, created_at, id) indexes read backwards."""
+    """The next keyset batch, oldest first; served by the (created_at, id) index read
+    backwards, or for a tag by the table itself, kept in (tag, created_at, id) order."""
     clauses: list[str] = []
     params: list[object] = []
     if tag is not None:
