@@ -3,9 +3,18 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
-from tagfeed.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_count, parse_limit, parse_list_params
+from tagfeed.api.params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    parse_count,
+    parse_limit,
+    parse_list_params,
+    query_of,
+)
 from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.pagination import Cursor
 from tagfeed.domain.queries import MessageFilter
@@ -113,3 +122,9 @@ def test_a_parameter_given_twice_is_refused_naming_it(name: str) -> None:
         parse_list_params(QueryParams(f"{name}=&{name}=1"))
     assert refused.value.field == name
     assert "at most once" in refused.value.detail
+
+
+@given(st.lists(st.sampled_from(["&", "=", "%", "%4", "%41", "+", "a", "tag", "é", " ", ";"])))
+def test_query_strings_are_read_as_starlette_reads_them(pieces: list[str]) -> None:
+    raw = "".join(pieces).encode("utf-8")
+    assert query_of(raw).multi_items() == QueryParams(raw).multi_items()

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from tagfeed.api.identity import require_role, require_user
 from tagfeed.api.json_body import decode_new_message
-from tagfeed.api.params import parse_filter, parse_list_params, query_value
+from tagfeed.api.params import parse_filter, parse_list_params, query_of, query_value
 from tagfeed.api.problems import ApiError
 from tagfeed.api.schemas import (
     CountsOut,
@@ -111,7 +111,8 @@ async def get_message(request: Request) -> Response:
 
 async def list_messages(request: Request) -> Response:
     require_user(request)
-    params = parse_list_params(request.query_params)
+    query = query_of(request.scope["query_string"])
+    params = parse_list_params(query)
     service = _service(request)
     if params.count:
         _require_count_role(request)
@@ -119,17 +120,19 @@ async def list_messages(request: Request) -> Response:
     page = await service.page(params.where, params.page)
     headers = {}
     if page.next is not None:
-        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor" and v]
-        query = urlencode([*kept, ("cursor", page.next.encode())])
-        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        kept = [(k, v) for k, v in query.multi_items() if k != "cursor" and v]
+        next_query = urlencode([*kept, ("cursor", page.next.encode())])
+        path = request.scope.get("root_path", "") + request.scope["path"]  # as request.url has it
+        headers["Link"] = f'<{path}?{next_query}>; rel="next"'
     return _json([message_out(m) for m in page.messages], headers=headers)
 
 
 async def count_messages(request: Request) -> Response:
     require_user(request)
     _require_count_role(request)
-    where = parse_filter(request.query_params)
-    granularity = parse_granularity(query_value(request.query_params, "granularity"))
+    query = query_of(request.scope["query_string"])
+    where = parse_filter(query)
+    granularity = parse_granularity(query_value(query, "granularity"))
     service = _service(request)
     if granularity is None:
         return _json(CountsOut(total=await service.count(where)))
