@@ -51,8 +51,8 @@ def test_clustering_sqlite_messages_by_tag_keeps_them_both_ways(tmp_path: Path) 
     rows = {(f"id{i}", f"text {i}", f"tag{i % 3}", "u", 1_000_000 * (i % 7)) for i in range(50)}
     with sqlite3.connect(path) as conn:
         conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", rows)
-    for step in (lambda: upgrade(url), lambda: downgrade(url, "0004")):
-        step()
+    for step, revision in ((upgrade, "head"), (downgrade, "0004")):
+        step(url, revision)
         with sqlite3.connect(path) as conn:
             assert set(conn.execute("SELECT * FROM messages")) == rows
             with pytest.raises(sqlite3.IntegrityError):
