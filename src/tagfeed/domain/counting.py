@@ -32,7 +32,10 @@ class Granularity(Enum):
 
     @property
     def step(self) -> timedelta:
-        return {"minute": timedelta(minutes=1), "hour": HOUR, "day": DAY}[self.value]
+        return _STEPS[self.value]
+
+
+_STEPS = {"minute": timedelta(minutes=1), "hour": HOUR, "day": DAY}
 
 
 def parse_granularity(raw: str | None) -> Granularity | None:
