@@ -7,19 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tagfeed.api.runtime import YOUNGEST_THRESHOLD
+from tagfeed.api.runtime import SWITCH_INTERVAL_SECONDS, YOUNGEST_THRESHOLD
 
 CHILD = """
-import gc, json
+import gc, json, sys
 defaults = gc.get_threshold()
+default_interval = sys.getswitchinterval()
 from tagfeed.api.app import app_from_environment
 app_from_environment()
-seen = {"defaults": defaults, "now": gc.get_threshold(), "frozen": gc.get_freeze_count()}
+seen = {"defaults": defaults, "now": gc.get_threshold(), "frozen": gc.get_freeze_count(),
+        "intervals": [default_interval, sys.getswitchinterval()]}
 print(json.dumps(seen))
 """
 
 
-def test_the_server_factory_freezes_start_up_objects_and_collects_less_often(
+def test_the_server_factory_tunes_the_collector_and_the_gil_of_its_process(
     tmp_path: Path,
 ) -> None:
     env = {**os.environ, "TAGFEED_DATABASE_URL": f"sqlite:///{tmp_path / 'tagfeed.db'}"}
@@ -30,3 +32,4 @@ def test_the_server_factory_freezes_start_up_objects_and_collects_less_often(
     assert seen["defaults"][0] < YOUNGEST_THRESHOLD
     assert seen["now"] == [YOUNGEST_THRESHOLD, *seen["defaults"][1:]]
     assert seen["frozen"] > 10_000  # the app, its modules and everything they made
+    assert seen["intervals"] == [0.005, SWITCH_INTERVAL_SECONDS]

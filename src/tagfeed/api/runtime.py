@@ -10,11 +10,19 @@ reference counting anyway, and the objects made at start-up (modules, routes, ca
 never become garbage. So: freeze what start-up made (it is never scanned again), and
 collect the youngest generation every 10,000 net allocations (POST 9,100/s, p90 12 ms,
 pauses of at most ~20 ms, a few times a minute).
+
+The GIL's switch interval. The SQLite writer thread gives the GIL up around every
+statement and must get it back from the event loop, which, busy, yields it only when
+the interval runs out: 5 ms by default, several times per batch. At 1 ms the writer
+keeps up: POST with random tags on 1M messages 8,700 -> 10,300/s, p99 15 -> 12.5 ms;
+reads, where no other thread wants the GIL, do not change (within 2%).
 """
 
 import gc
+import sys
 
 YOUNGEST_THRESHOLD = 10_000
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def tune_for_serving() -> None:
@@ -22,3 +30,4 @@ def tune_for_serving() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNGEST_THRESHOLD, middle, oldest)
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
