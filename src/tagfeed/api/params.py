@@ -3,7 +3,6 @@ value counts as absent (``?tag=&limit=`` is the same as no parameters); a parame
 twice is a 400, as a proxy in front might act on the other copy (docs/api.md)."""
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from starlette.datastructures import QueryParams
 
@@ -15,8 +14,6 @@ from tagfeed.domain.timerange import parse_time_range
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-# Clients ask for the same few tags again and again; a tag that fails is not cached.
-_normalise_tag = lru_cache(maxsize=4096)(normalise_tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +49,7 @@ def query_value(query: QueryParams, name: str) -> str | None:
 def parse_filter(query: QueryParams) -> MessageFilter:
     raw_tag = query_value(query, "tag")
     return MessageFilter(
-        tag=None if raw_tag is None else _normalise_tag(raw_tag),
+        tag=None if raw_tag is None else normalise_tag(raw_tag),
         period=parse_time_range(query_value(query, "dateStart"), query_value(query, "dateEnd")),
     )
 

@@ -54,10 +54,8 @@ _encoder = msgspec.json.Encoder()
 # Exactly what tagfeed.domain.ids.is_message_id accepts (a canonical lower-case UUID),
 # without building a uuid.UUID: fifteen times cheaper, and every exported line has one.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# Tags and users repeat (thousands of distinct values in a million lines) and NFKC with
-# case folding is the dearest check per line, so each distinct value is checked once.
-# Values that fail are not cached (lru_cache does not keep exceptions).
-_normalise_tag = lru_cache(maxsize=65_536)(normalise_tag)
+# Users repeat (thousands of distinct values in a million lines), so each distinct value
+# is checked once (normalise_tag caches its own); values that fail are not cached.
 _validate_user_id = lru_cache(maxsize=65_536)(validate_user_id)
 
 
@@ -92,7 +90,7 @@ def parse_fields(raw: bytes, max_text_length: int = DEFAULT_MAX_TEXT_LENGTH) -> 
     except UnicodeDecodeError:
         raise InvalidInput("line", "is not valid UTF-8") from None
     text = validate_text(line.text, max_text_length)
-    tag = _normalise_tag(line.tag)
+    tag = normalise_tag(line.tag)
     user_id = _validate_user_id(line.user_id)
     created_at = parse_instant("created_at", line.created_at)
     given = line.id

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from tagfeed.domain.errors import InvalidInput
 
@@ -14,6 +15,10 @@ _INNER_WHITESPACE = re.compile(r"\s+")
 _ALLOWED_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd"})
 
 
+# Every request with a tag and every imported line normalise one; the same few thousand
+# tags come back again and again, and NFKC with case folding is the dearest check of a
+# line. A tag that fails is not cached (lru_cache keeps no exceptions).
+@lru_cache(maxsize=16_384)
 def normalise_tag(raw: str) -> str:
     """Return the canonical form of ``raw``: NFKC, one leading ``#`` dropped, trimmed,
     case-folded, inner whitespace runs turned into ``-``.
