@@ -16,11 +16,11 @@ import asyncpg
 
 from tagfeed.bulk.lines import format_line
 from tagfeed.config import Settings
-from tagfeed.domain.ids import epoch_micros, from_epoch_micros
+from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.postgres import asyncpg_dsn
-from tagfeed.store.sqlite import sqlite_path, translate_error
+from tagfeed.store.sqlite import message_from_row, sqlite_path, translate_error
 
 BATCH_SIZE = 10_000
 _SQLITE_COLUMNS = "id, text, tag, user_id, created_at"
@@ -64,10 +64,7 @@ def export_sqlite(url: str, out: BinaryIO, *, tag: str | None, batch_size: int =
         conn.execute("BEGIN")  # one snapshot for every batch
         while True:
             sql, params = sqlite_query(tag, last, batch_size)
-            batch = [
-                Message(row[0], row[1], row[2], row[3], from_epoch_micros(row[4]))
-                for row in conn.execute(sql, params)
-            ]
+            batch = [message_from_row(row) for row in conn.execute(sql, params)]
             if not batch:
                 break
             _write(out, batch)

@@ -45,8 +45,8 @@ class LineOut(msgspec.Struct):
 
 
 # A message's fields in Message's order: (id, text, tag, user_id, created_at). The
-# loaders take these tuples as they are; building a frozen Message per line would cost
-# as much as all the checks together.
+# loaders need only the fields, by position, as they need them from a Message (a named
+# tuple of the same shape).
 Fields = tuple[str, str, str, str, datetime]
 
 _decoder = msgspec.json.Decoder(LineIn)

@@ -16,9 +16,15 @@ import msgspec
 from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections, duplicate_indexes
 from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.prefetch import read_ahead
-from tagfeed.domain.ids import epoch_micros
 from tagfeed.store.errors import StoreUnavailable
-from tagfeed.store.sqlite import BUMP_COUNTERS, INSERT_ROWS, sqlite_path, translate_error
+from tagfeed.store.sqlite import (
+    BUMP_COUNTERS,
+    INSERT_ROWS,
+    StoredRow,
+    row_from_message,
+    sqlite_path,
+    translate_error,
+)
 
 _EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 BUMP_GENERATION = (
@@ -29,7 +35,6 @@ BUMP_GENERATION = (
 # memory until COMMIT instead of spilling to the WAL mid-transaction.
 _CACHE_KIB = 256 * 1024
 
-Row = tuple[str, str, str, str, int]  # created_at in epoch microseconds, as stored
 _encode = msgspec.json.Encoder().encode
 
 
@@ -39,19 +44,19 @@ class _Ready:
     thread does nothing but run SQL."""
 
     batch: Batch
-    rows: list[Row]
+    rows: list[StoredRow]
     rows_json: bytes
     counters_json: bytes
 
 
-def _ready(batch: Batch, rows: list[Row] | None = None) -> _Ready:
+def _ready(batch: Batch, rows: list[StoredRow] | None = None) -> _Ready:
     if rows is None:
-        rows = [(r[0], r[1], r[2], r[3], epoch_micros(r[4])) for r in batch.rows]
+        rows = [row_from_message(fields) for fields in batch.rows]
     counters = counter_rows((row[2], row[4]) for row in rows)
     return _Ready(batch, rows, _encode(rows), _encode(counters))
 
 
-def _duplicates(conn: sqlite3.Connection, rows: list[Row]) -> set[int]:
+def _duplicates(conn: sqlite3.Connection, rows: list[StoredRow]) -> set[int]:
     """Indexes of the rows whose id is already stored or appears earlier in the batch."""
     ids = [row[0] for row in rows]
     return duplicate_indexes(ids, {found for (found,) in conn.execute(_EXISTING, (_encode(ids),))})

@@ -41,7 +41,7 @@ _INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 # JSON array that SQLite unpacks in C, inside a single sqlite3_step that runs without
 # the GIL. executemany releases and retakes the GIL on every row, and each retake waits
 # for the thread that holds it (the event loop, the import's parser) to yield it, up to
-# the 5 ms switch interval. Rows go in sorted by the keys of the busiest indexes, so
+# the switch interval. Rows go in sorted by (tag, created_at), the table's own order, so
 # that consecutive inserts land on the same pages (measured: 10-20% less time).
 INSERT_ROWS = (
     f"INSERT INTO messages ({_COLUMNS})"
@@ -77,8 +77,18 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
-def _to_message(row: Row) -> Message:
+StoredRow = tuple[str, str, str, str, int]  # a message as the table holds it
+
+
+def message_from_row(row: Row) -> Message:
+    """The message of a ``messages`` row (its columns in ``_COLUMNS`` order)."""
     return Message(row[0], row[1], row[2], row[3], from_epoch_micros(row[4]))
+
+
+def row_from_message(message: tuple[str, str, str, str, datetime]) -> StoredRow:
+    """A message (or the same five fields as a plain tuple) as the table holds it:
+    ``created_at`` in microseconds since the epoch."""
+    return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
 
 
 def _where(where: MessageFilter) -> tuple[list[str], list[object]]:
@@ -193,19 +203,9 @@ def translate_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"SQLite error: {exc}")
 
 
-def _row(message: Message) -> tuple[str, str, str, str, int]:
-    return (
-        message.id,
-        message.text,
-        message.tag,
-        message.user_id,
-        epoch_micros(message.created_at),
-    )
-
-
-def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> bool:
-    """Write one unit inside the caller's savepoint; False when its idempotency key was
-    already held (then nothing is written and ``work.held_by`` tells by what). Units run
+def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
+    """Write one unit inside the caller's savepoint, unless its idempotency key is
+    already held: then nothing is written and ``work.held_by`` tells by what. Units run
     one after another on the writer's connection, so a key claimed earlier in the same
     batch is seen here too."""
     claim = work.claim
@@ -222,8 +222,8 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> bool:
                 row[4],
                 from_epoch_micros(row[3]),
             )
-            return False
-    conn.executemany(_INSERT, [_row(m) for m in work.new_messages])
+            return
+    conn.executemany(_INSERT, [row_from_message(m) for m in work.new_messages])
     if claim is not None:
         record = claim.record
         conn.execute(
@@ -238,7 +238,6 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> bool:
                 epoch_micros(record.created_at),
             ),
         )
-    return True
 
 
 @dataclass(slots=True)
@@ -295,8 +294,6 @@ class SQLiteStore:
         conn.execute(f"PRAGMA busy_timeout={busy}")
         if read_only:
             conn.execute("PRAGMA query_only=1")
-        else:
-            conn.execute(_COUNT_ON_INSERT)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -359,6 +356,7 @@ class SQLiteStore:
             try:
                 if conn is None:
                     conn = self._connect(read_only=False)
+                    conn.execute(_COUNT_ON_INSERT)
                 self._write_batch(conn, batch)
             except Exception as exc:  # the thread must outlive any one batch
                 error = (
@@ -392,7 +390,7 @@ class SQLiteStore:
         if not live:
             return
         if all(p.work.claim is None for p in live):
-            rows = [_row(m) for p in live for m in p.work.new_messages]
+            rows = [row_from_message(m) for p in live for m in p.work.new_messages]
             try:
                 conn.execute(INSERT_ROWS, (_encode(rows),))
             except sqlite3.IntegrityError:
@@ -457,14 +455,14 @@ class SQLiteStore:
     async def get(self, message_id: str) -> Message | None:
         def query(conn: sqlite3.Connection) -> Message | None:
             row = conn.execute(GET_QUERY, (message_id,)).fetchone()
-            return None if row is None else _to_message(row)
+            return None if row is None else message_from_row(row)
 
         return await self._read(query, inline=True)
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         sql, params = page_query(where, page)
         return await self._read(
-            lambda conn: [_to_message(row) for row in conn.execute(sql, params)], inline=True
+            lambda conn: [message_from_row(row) for row in conn.execute(sql, params)], inline=True
         )
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
