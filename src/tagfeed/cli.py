@@ -25,7 +25,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # httptools, plus bounds on slow and oversized request heads (docs/reliability.md).
         # No limit_concurrency: it counts idle connections too, and would answer 503 to a
         # real client while idle or slow ones (each closed within seconds) hold the count.
-        http="tagfeed.api.protocol:GuardedHttpToolsProtocol",
+        http="tagfeed.server.protocol:GuardedHttpToolsProtocol",
         access_log=False,  # our own middleware logs one structured line per request
         log_level="warning",
         server_header=False,

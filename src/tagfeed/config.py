@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tagfeed.jwt_keys import KeyRing, jwks_keys, pem_keys, secret_keys
+from tagfeed.auth.jwt_keys import KeyRing, jwks_keys, pem_keys, secret_keys
 
 ENV_PREFIX = "TAGFEED_"
 

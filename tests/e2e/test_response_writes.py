@@ -1,4 +1,4 @@
-"""Responses are written head and body together (api/protocol.py, _OneWriteResponses):
+"""Responses are written head and body together (server/protocol.py, _OneWriteResponses):
 the cases where the head must go out without a body, or where something must go out
 before the head, still work against the real server."""
 

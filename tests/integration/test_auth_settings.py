@@ -9,8 +9,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tagfeed.auth.jwt_keys import ES256, HS256, RS256, jwks_keys, pem_keys
 from tagfeed.config import Settings, SettingsError, load_settings
-from tagfeed.jwt_keys import ES256, HS256, RS256, jwks_keys, pem_keys
 from tests.integration.tokens import (
     SECRET,
     ec_key,

@@ -7,7 +7,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from tagfeed.api.identity import (
+from tagfeed.api.problems import status_for
+from tagfeed.auth.errors import AuthError
+from tagfeed.auth.identity import (
     GatewayAuthenticator,
     Identity,
     Network,
@@ -16,7 +18,6 @@ from tagfeed.api.identity import (
     require_role,
     require_user,
 )
-from tagfeed.api.problems import ApiError
 
 TRUSTED: tuple[Network, ...] = tuple(
     ip_network(n) for n in ("10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1", "fe80::/10")
@@ -104,9 +105,9 @@ def test_gateway_reads_user_and_roles() -> None:
 def test_gateway_refuses_missing_or_bad_headers(
     headers: tuple[tuple[str, str], ...], mentions: str
 ) -> None:
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(AuthError) as refused:
         GatewayAuthenticator().authenticate(request(*headers))
-    assert refused.value.status == 403
+    assert status_for(refused.value) == 403
     assert mentions in refused.value.detail
     assert "WWW-Authenticate" not in refused.value.headers
 
@@ -119,9 +120,9 @@ def test_gateway_refuses_missing_or_bad_headers(
 def test_gateway_refuses_untrusted_peers_whatever_they_send(
     headers: tuple[tuple[str, str], ...], client: tuple[str, int] | None, shown: str
 ) -> None:
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(AuthError) as refused:
         GatewayAuthenticator(TRUSTED).authenticate(request(*headers, client=client))
-    assert refused.value.status == 403
+    assert status_for(refused.value) == 403
     assert f"the peer {shown}" in refused.value.detail
     assert "not a trusted proxy" in refused.value.detail
 
@@ -156,15 +157,15 @@ def test_the_identity_is_established_once_per_request() -> None:
 
 def test_require_role_refuses_a_caller_without_it() -> None:
     incoming = app_request(CountingAuthenticator(Identity("bob", frozenset({"reader"}))))
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(AuthError) as refused:
         require_role(incoming, "admin")
-    assert refused.value.status == 403
+    assert status_for(refused.value) == 403
     assert "'admin'" in refused.value.detail
 
 
 def test_require_user_raises_what_the_authenticator_raises() -> None:
     incoming = app_request(GatewayAuthenticator(TRUSTED))
     incoming.scope["client"] = ("203.0.113.9", 1)
-    with pytest.raises(ApiError, match="not a trusted proxy"):
+    with pytest.raises(AuthError, match="not a trusted proxy"):
         require_user(incoming)
     assert "tagfeed.user_id" not in incoming.scope

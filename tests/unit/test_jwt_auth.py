@@ -8,23 +8,24 @@ import jwt
 import pytest
 from jwt.exceptions import InvalidSubjectError
 
-from tagfeed.api.jwt_auth import (
+from tagfeed.api.problems import status_for
+from tagfeed.auth.errors import AuthError
+from tagfeed.auth.jwt_auth import (
     MAX_TOKEN_LENGTH,
     JwtAuthenticator,
     bearer_token,
     describe,
     roles_of,
 )
-from tagfeed.api.problems import ApiError
-from tagfeed.jwt_keys import HS256, KeyRing, VerificationKey, secret_keys
+from tagfeed.auth.jwt_keys import HS256, KeyRing, VerificationKey, secret_keys
 
 SECRET = "unit-test-secret-that-is-long-enough"
 
 
-def refusal(call: Any, *args: Any) -> ApiError:
-    with pytest.raises(ApiError) as refused:
+def refusal(call: Any, *args: Any) -> AuthError:
+    with pytest.raises(AuthError) as refused:
         call(*args)
-    assert refused.value.status == 401
+    assert status_for(refused.value) == 401
     return refused.value
 
 

@@ -4,7 +4,7 @@ import io
 import select
 import threading
 
-from tagfeed.api.logs import LineWriter
+from tagfeed.server.logs import LineWriter
 
 
 class RecordingStream(io.RawIOBase):

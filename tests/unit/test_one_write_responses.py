@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from tagfeed.api.protocol import _OneWriteResponses
+from tagfeed.server.protocol import _OneWriteResponses
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

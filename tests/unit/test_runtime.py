@@ -1,4 +1,4 @@
-"""The server's factory tunes the garbage collector of its own process (api/runtime.py);
+"""The server's factory tunes the garbage collector of its own process (server/runtime.py);
 checked in a child process, so that this one keeps its defaults."""
 
 import json
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tagfeed.api.runtime import SWITCH_INTERVAL_SECONDS, YOUNGEST_THRESHOLD
+from tagfeed.server.runtime import SWITCH_INTERVAL_SECONDS, YOUNGEST_THRESHOLD
 
 CHILD = """
 import gc, json, sys

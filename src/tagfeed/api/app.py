@@ -18,14 +18,14 @@ from starlette.types import ASGIApp
 from tagfeed.api import routes
 from tagfeed.api.context import RequestContext
 from tagfeed.api.docs import docs_page, docs_static
-from tagfeed.api.identity import Authenticator, GatewayAuthenticator
-from tagfeed.api.jwt_auth import JwtAuthenticator
-from tagfeed.api.logs import configure_logging, flush_logs
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
-from tagfeed.api.runtime import tune_for_serving
 from tagfeed.api.schemas import encoder
+from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
+from tagfeed.auth.jwt_auth import JwtAuthenticator
 from tagfeed.config import Settings, load_settings
+from tagfeed.server.logs import configure_logging, flush_logs
+from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store

@@ -46,7 +46,7 @@ _COMMON = {
     "500": _problem("unexpected backend fault"),
     "503": _problem("database unreachable or timed out", _RETRY_AFTER),
 }
-# Answered by the HTTP layer before any route runs (api/protocol.py), on every operation;
+# Answered by the HTTP layer before any route runs (server/protocol.py), on every operation;
 # each operation that has no 400 of its own gets _MALFORMED too.
 _MALFORMED = {"400": _problem("malformed HTTP (bad request line, header or URL bytes)")}
 _PROTOCOL = {

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tagfeed.api.schemas import Problem, encoder
+from tagfeed.auth.errors import AuthError, Forbidden, NotAuthenticated
 from tagfeed.domain.errors import InvalidInput, MessageNotFound
 from tagfeed.domain.idempotency import IdempotencyKeyReused, RequestInFlight
 from tagfeed.store.errors import StoreError, StoreUnavailable
@@ -63,6 +64,8 @@ STATUS_OF: dict[type[Exception], int] = {
     OverflowError: 400,
     StoreUnavailable: 503,
     StoreError: 500,
+    NotAuthenticated: 401,
+    Forbidden: 403,
 }
 
 
@@ -125,6 +128,10 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
         assert isinstance(exc, ApiError)
         return problem_response(request, exc.status, exc.detail, exc.headers)
 
+    async def auth_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthError)
+        return problem_response(request, status_for(exc), exc.detail, exc.headers)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = {
@@ -145,6 +152,7 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
         OverflowError: domain_or_store,
         StoreError: domain_or_store,
         ApiError: api_error,
+        AuthError: auth_error,
         HTTPException: http_error,
         Exception: unexpected,
     }

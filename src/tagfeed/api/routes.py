@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tagfeed.api.identity import require_role, require_user
 from tagfeed.api.json_body import decode_new_message
 from tagfeed.api.params import parse_filter, parse_list_params, query_of, query_value
 from tagfeed.api.problems import ApiError
@@ -18,6 +17,7 @@ from tagfeed.api.schemas import (
     message_out,
     render_buckets,
 )
+from tagfeed.auth.identity import require_role, require_user
 from tagfeed.domain import idempotency
 from tagfeed.domain.commands import PostMessage
 from tagfeed.domain.counting import parse_granularity

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from starlette.requests import Request
 
-from tagfeed.api.problems import ApiError
+from tagfeed.auth.errors import Forbidden
 from tagfeed.domain.users import USER_ID, USER_ID_RULE
 
 Network = IPv4Network | IPv6Network
@@ -34,7 +34,8 @@ class Identity:
 
 class Authenticator(Protocol):
     def authenticate(self, request: Request) -> Identity:
-        """The caller; raises ApiError (401 or 403) when no identity can be established."""
+        """The caller; raises NotAuthenticated (401) or Forbidden (403) when no identity
+        can be established."""
         ...
 
 
@@ -66,7 +67,7 @@ def _one_header(request: Request, name: str) -> str | None:
     # A gateway that appends instead of replacing would leave the client's copy first.
     values = request.headers.getlist(name)
     if len(values) > 1:
-        raise ApiError(403, f"{name} must be sent once, got {len(values)}")
+        raise Forbidden(f"{name} must be sent once, got {len(values)}")
     return values[0] if values else None
 
 
@@ -81,16 +82,15 @@ class GatewayAuthenticator:
         # identity to offer, and the refusal should say why.
         peer = request.client.host if request.client else None
         if not peer_is_trusted(peer, self.trusted_proxies):
-            raise ApiError(
-                403,
+            raise Forbidden(
                 f"requests must come through the API gateway: the peer {peer or '(unknown)'} "
                 "is not a trusted proxy",
             )
         user_id = _one_header(request, "X-User-ID")
         if user_id is None:
-            raise ApiError(403, "X-User-ID header is required")
+            raise Forbidden("X-User-ID header is required")
         if not USER_ID.fullmatch(user_id):
-            raise ApiError(403, f"X-User-ID must be {USER_ID_RULE}")
+            raise Forbidden(f"X-User-ID must be {USER_ID_RULE}")
         return Identity(user_id, parse_roles(_one_header(request, "X-User-Roles")))
 
 
@@ -108,13 +108,14 @@ def authenticate(request: Request) -> Identity:
 
 
 def require_user(request: Request) -> str:
-    """The caller's user id; raises ApiError (401 or 403, by mode) when there is none."""
+    """The caller's user id; raises NotAuthenticated or Forbidden (by mode) when there
+    is none."""
     return authenticate(request).user_id
 
 
 def require_role(request: Request, role: str) -> Identity:
-    """The caller, who must hold ``role``; raises ApiError 403 naming it otherwise."""
+    """The caller, who must hold ``role``; raises Forbidden naming it otherwise."""
     identity = authenticate(request)
     if role not in identity.roles:
-        raise ApiError(403, f"this needs the role {role!r}, which the caller does not have")
+        raise Forbidden(f"this needs the role {role!r}, which the caller does not have")
     return identity

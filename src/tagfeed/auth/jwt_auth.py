@@ -1,7 +1,7 @@
 """JWT mode: the caller proves who it is with ``Authorization: Bearer <JWT>`` (RFC 6750).
 
 The token must carry a valid signature by a configured key, with that key's algorithm
-(``tagfeed.jwt_keys``), and ``exp`` and ``sub``; ``nbf`` and ``iat`` are checked when
+(``tagfeed.auth.jwt_keys``), and ``exp`` and ``sub``; ``nbf`` and ``iat`` are checked when
 present, ``iss`` and ``aud`` when configured (then they are required), all with a small
 leeway for clock skew. ``sub`` is the user id; ``roles`` (a list of strings or one
 space-separated string) the caller's roles. ``X-User-ID`` is never read in this mode.
@@ -17,11 +17,11 @@ import jwt
 from jwt.exceptions import InvalidSubjectError
 from starlette.requests import Request
 
-from tagfeed.api.identity import Identity
-from tagfeed.api.problems import ApiError
+from tagfeed.auth.errors import NotAuthenticated
+from tagfeed.auth.identity import Identity
+from tagfeed.auth.jwt_keys import KeyRing
 from tagfeed.config import Settings
 from tagfeed.domain.users import USER_ID, USER_ID_RULE
-from tagfeed.jwt_keys import KeyRing
 
 MAX_TOKEN_LENGTH = 8192  # far above any real token; refuse before parsing anything larger
 
@@ -38,15 +38,15 @@ _DESCRIPTIONS: dict[type[jwt.PyJWTError], str] = {
 }
 
 
-def _missing(detail: str) -> ApiError:
+def _missing(detail: str) -> NotAuthenticated:
     # RFC 6750 §3.1: no error code when the request carried no token at all.
-    return ApiError(401, detail, {"WWW-Authenticate": "Bearer"})
+    return NotAuthenticated(detail, {"WWW-Authenticate": "Bearer"})
 
 
-def _invalid(description: str) -> ApiError:
+def _invalid(description: str) -> NotAuthenticated:
     # ``description`` is one of our fixed texts: no quotes or backslashes to escape.
     challenge = f'Bearer error="invalid_token", error_description="{description}"'
-    return ApiError(401, description, {"WWW-Authenticate": challenge})
+    return NotAuthenticated(description, {"WWW-Authenticate": challenge})
 
 
 def describe(exc: jwt.PyJWTError) -> str:
@@ -61,7 +61,7 @@ def describe(exc: jwt.PyJWTError) -> str:
 
 def bearer_token(authorization: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive);
-    raises the 401 ApiError when there is none."""
+    raises NotAuthenticated when there is none."""
     if authorization is None:
         raise _missing("an Authorization: Bearer <token> header is required")
     scheme, _, token = authorization.strip().partition(" ")
@@ -112,7 +112,7 @@ class JwtAuthenticator:
         )
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a token that passes every check; raises the 401 ApiError."""
+        """The claims of a token that passes every check; raises NotAuthenticated."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
