@@ -36,7 +36,8 @@ from typing import Any
 import structlog
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from tagfeed.api.problems import PROBLEM_JSON, problem_body
+from tagfeed.api.context import incoming_request_id
+from tagfeed.api.problems import problem
 from tagfeed.config import load_settings
 
 log = structlog.get_logger("tagfeed.access")
@@ -146,16 +147,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         trustworthy (or wanted), so nothing after it is read."""
         self._refused = True
         self._disarm()
-        request_id = os.urandom(16).hex()
-        body = problem_body(status, detail, request_id)
-        head = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
-            head.append(name + b": " + value + b"\r\n")
-        head.append(
-            b"content-type: %s\r\ncontent-length: %d\r\nx-request-id: %s\r\n"
-            b"connection: close\r\n\r\n" % (PROBLEM_JSON.encode(), len(body), request_id.encode())
+        # The client's X-Request-ID when the parser got that far in this request's head
+        # (uvicorn collects the headers of the current request in self.headers).
+        request_id = incoming_request_id(self.headers or ()) or os.urandom(16).hex()
+        response = problem(
+            status, detail, request_id, {"X-Request-ID": request_id, "Connection": "close"}
         )
-        self.transport.write(b"".join(head) + body)
+        head = [STATUS_LINE[status]]
+        for name, value in [*self.server_state.default_headers, *response.raw_headers]:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(b"\r\n")
+        self.transport.write(b"".join(head) + bytes(response.body))
         self.transport.close()
         log.warning("request_refused", status=status, detail=detail, request_id=request_id)
 
