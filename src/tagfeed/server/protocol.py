@@ -20,10 +20,27 @@ It also sends each response head together with the first write of its body
 (``_OneWriteResponses``): uvicorn writes them separately, two system calls and two TCP
 segments where one does.
 
-Every refusal closes the connection and carries ``X-Request-ID``. The body itself is
-bounded by the app (``routes._read_body``: size and ``read_timeout``). This reaches into
-uvicorn's protocol internals, so uvicorn is pinned and tests/e2e/test_hostile_input.py
-checks each bound against the real server.
+Every refusal closes the connection and carries ``X-Request-ID`` (the client's when the
+parser had read it, else a new one), its body rendered by ``problems.problem`` like every
+other problem. The body itself is bounded by the app (``routes._read_body``: size and
+``read_timeout``).
+
+Why a subclass of uvicorn's private protocol. Nothing public does this, as of uvicorn
+0.54: its settings bound the idle time between requests (``timeout_keep_alive``, reset by
+any byte), the number of connections (``limit_concurrency``) and, for the h11 protocol
+only, the buffered head (``h11_max_incomplete_event_size``, a 400 rather than 431, and no
+timeout); a timeout on the request head was proposed (uvicorn issue #157,
+``--timeout-request-start``) and its pull request (#1685) closed unmerged. ASGI
+middleware runs only once a head is complete, too late for all of it. Hypercorn has
+``h11_max_incomplete_size`` and a per-read ``read_timeout`` (reset by each byte, so no
+bound on a slow head), on the slower h11 parser. Granian (hyper) has public
+``--http1-header-read-timeout`` and ``--http1-buffer-size``, but answers them with its own
+plain responses and would replace the server, its tuning and benchmarks: a migration to
+weigh on its own, not a fix. So this module keeps the subclass, pins uvicorn, and
+``UVICORN_PRIVATE_NAMES`` lists every private name it relies on;
+tests/unit/test_protocol_pin.py fails with a clear message on any other uvicorn version or
+when one of these names is gone, and tests/e2e/test_hostile_input.py checks each bound
+against the real server.
 """
 
 import functools
@@ -41,6 +58,36 @@ from tagfeed.api.problems import problem
 from tagfeed.config import load_settings
 
 log = structlog.get_logger("tagfeed.access")
+
+# The uvicorn this module was read against (pyproject.toml pins the same), and the names
+# of uvicorn.protocols.http.httptools_impl it uses that uvicorn does not document.
+UVICORN_VERSION = "0.54.0"
+UVICORN_PRIVATE_NAMES = {
+    "module": ("HttpToolsProtocol", "STATUS_LINE"),
+    # parser callbacks and hooks overridden (each calls uvicorn's own)
+    "HttpToolsProtocol methods": (
+        "connection_made",
+        "connection_lost",
+        "data_received",
+        "on_message_begin",
+        "on_url",
+        "on_headers_complete",
+        "on_message_complete",
+        "on_response_complete",
+        "send_400_response",
+    ),
+    # instance attributes read
+    "HttpToolsProtocol attributes": (
+        "loop",
+        "transport",
+        "timeout_keep_alive",
+        "server_state",
+        "headers",
+        "cycle",
+        "pipeline",
+    ),
+    "RequestResponseCycle attributes": ("transport", "response_complete", "more_body"),
+}
 
 
 @dataclass(frozen=True, slots=True)
