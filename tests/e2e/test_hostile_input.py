@@ -268,7 +268,9 @@ def test_a_1_gb_content_length_is_refused_at_once(server: Server) -> None:
     assert_refused(answer, 413, "at most 65536 bytes")
     assert answer.headers["connection"] == "close"
     assert answer.closed
-    assert time.monotonic() - started < 1
+    # Waiting for the body would end in a 408 after READ_TIMEOUT: anything short of that
+    # is "at once", with room for a loaded machine.
+    assert time.monotonic() - started < READ_TIMEOUT
 
 
 # The server answers an oversized head before it has read all of it, then closes; the
@@ -424,6 +426,11 @@ async def test_slowloris_neither_blocks_others_nor_lasts(server: Server) -> None
     for took, said in outcomes:
         assert took < READ_TIMEOUT + 2, outcomes
         assert said == b"" or said.startswith(b"HTTP/1.1 408 "), said
+    # A dribbler whose byte crossed the 408 on the wire gets a reset, and asyncio drops
+    # the answer it had buffered: that race is rare, so a server that closed without
+    # answering would fail here.
+    answered_408 = sum(said != b"" for _, said in outcomes)
+    assert answered_408 >= len(outcomes) // 2, outcomes
 
 
 def _raise_fd_limit(needed: int) -> None:
