@@ -1,6 +1,7 @@
 """Hostile input against the real server process, over raw sockets where a well-behaved
-client library would refuse to send it: every case gets a 4xx problem+json or a closed
-connection, never a 500 and never a hang (docs/reliability.md, "Hostile input").
+client library would refuse to send it: every case gets a 4xx problem+json (then, for a
+refusal, a closed connection), never a 500, never a silent close and never a hang
+(docs/reliability.md, "Hostile input").
 
 The server runs with TAGFEED_READ_TIMEOUT=2 so the slow-client cases take seconds;
 every socket has a timeout, so a hang fails the test instead of blocking it.
@@ -78,7 +79,10 @@ def read_answer(sock: socket.socket, within: float) -> Answer | None:
             assert chunk, "the connection closed in the middle of a response"
             body += chunk
         sock.settimeout(0.5)  # a refusal closes at once; a kept-alive connection stays
-        closed = sock.recv(1) == b""
+        try:
+            closed = sock.recv(1) == b""
+        except ConnectionResetError:  # closed with what we sent unread: after the answer
+            closed = True
     except ConnectionResetError:
         return None
     except TimeoutError:
@@ -264,49 +268,57 @@ def test_a_1_gb_content_length_is_refused_at_once(server: Server) -> None:
     assert_refused(answer, 413, "at most 65536 bytes")
     assert answer.headers["connection"] == "close"
     assert answer.closed
-    assert time.monotonic() - started < 1
+    # Waiting for the body would end in a 408 after READ_TIMEOUT: anything short of that
+    # is "at once", with room for a loaded machine.
+    assert time.monotonic() - started < READ_TIMEOUT
 
 
-def test_a_100_kb_header_is_a_431_or_a_closed_connection(server: Server) -> None:
-    answer = exchange(server, get(b"/healthz", b"X-Big: " + b"a" * 100_000 + b"\r\n"))
-    if answer is not None:
-        assert_refused(answer, 431, "at most 16384 bytes")
+# The server answers an oversized head before it has read all of it, then closes; the
+# rest of what the client sends is refused with a reset. The answer, sent before the
+# reset, stays readable (Linux keeps received data readable after a reset), so each
+# of these must be answered: a server that just closed the connection fails them.
 
 
-def test_a_100_kb_query_string_is_a_414_or_a_closed_connection(server: Server) -> None:
-    answer = exchange(server, get(b"/v1/messages?tag=" + b"a" * 100_000, USER))
-    if answer is not None:
-        assert_refused(answer, 414, "URL must be at most 16384 bytes")
+def test_a_100_kb_header_is_a_431(server: Server) -> None:
+    answer = answered(server, get(b"/healthz", b"X-Big: " + b"a" * 100_000 + b"\r\n"))
+    assert_refused(answer, 431, "at most 16384 bytes")
+    assert answer.closed
+
+
+def test_a_100_kb_query_string_is_a_414(server: Server) -> None:
+    answer = answered(server, get(b"/v1/messages?tag=" + b"a" * 100_000, USER))
+    assert_refused(answer, 414, "URL must be at most 16384 bytes")
+    assert answer.closed
 
 
 def test_many_headers_within_the_limit_are_fine_and_one_more_is_not(server: Server) -> None:
     headers = [b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(100)]  # ~11 KB
     assert answered(server, get(b"/healthz", *headers, CLOSE)).status == 200
-    answer = exchange(server, get(b"/healthz", *headers, *headers))  # ~22 KB
-    if answer is not None:
-        assert_refused(answer, 431, "headers must be at most")
+    answer = answered(server, get(b"/healthz", *headers, *headers))  # ~22 KB
+    assert_refused(answer, 431, "headers must be at most")
 
 
 def test_a_header_that_never_ends_is_refused_before_it_does(server: Server) -> None:
     with socket.create_connection(address(server), timeout=5) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Endless: ")
         sent = 0
-        try:  # httptools would buffer the value until its line ends; we stop at the limit
+        # httptools would buffer the value until its line ends; we stop at the limit.
+        # Refused and closed while we are still sending, we stop sending and read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             while sent < 2 * MAX_HEADER_BYTES:
                 sock.sendall(b"a" * 1024)
                 sent += 1024
-        except (BrokenPipeError, ConnectionResetError):
-            return  # refused and closed while we were still sending
         answer = read_answer(sock, 5)
-    if answer is not None:
-        assert_refused(answer, 431, "headers must be at most")
+    assert answer is not None, "the server closed the connection without an answer"
+    assert_refused(answer, 431, "headers must be at most")
+    assert answer.closed
 
 
 def test_malformed_request_lines_are_a_400_problem(server: Server) -> None:
     for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET /\x01 HTTP/1.1\r\n\r\n"):
-        answer = exchange(server, raw)
-        if answer is not None:
-            assert_refused(answer, 400, "malformed HTTP request")
+        answer = answered(server, raw)
+        assert_refused(answer, 400, "malformed HTTP request")
+        assert answer.closed
 
 
 # Slow and idle clients -------------------------------------------------------------
@@ -414,6 +426,11 @@ async def test_slowloris_neither_blocks_others_nor_lasts(server: Server) -> None
     for took, said in outcomes:
         assert took < READ_TIMEOUT + 2, outcomes
         assert said == b"" or said.startswith(b"HTTP/1.1 408 "), said
+    # A dribbler whose byte crossed the 408 on the wire gets a reset, and asyncio drops
+    # the answer it had buffered: that race is rare, so a server that closed without
+    # answering would fail here.
+    answered_408 = sum(said != b"" for _, said in outcomes)
+    assert answered_408 >= len(outcomes) // 2, outcomes
 
 
 def _raise_fd_limit(needed: int) -> None:

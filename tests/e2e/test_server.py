@@ -1,6 +1,8 @@
 """The real server process over HTTP: the seed's Postman requests, logs, workers,
 graceful shutdown and start-up configuration errors."""
 
+import contextlib
+import http.client
 import json
 import os
 import subprocess
@@ -10,6 +12,8 @@ import httpx
 
 from tests.e2e.conftest import TAGFEED, Server, start_server, stop_server
 
+USER = {"X-User-ID": "1"}
+JSON = {"Content-Type": "application/json"}
 COLLECTION = Path(__file__).with_name("seed_postman_collection.json")
 
 
@@ -89,17 +93,79 @@ def test_sigterm_exits_cleanly_and_loses_nothing(
         stop_server(restarted)
 
 
+def _pids_under(parent: int) -> set[int]:
+    """The processes whose parent is ``parent`` (uvicorn's workers under its supervisor)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == parent:
+                children.add(int(entry.name))
+    return children
+
+
+def _socket_inode(local_port: int, remote_port: int) -> str:
+    """The inode of the TCP socket from /proc/net/tcp (remote port 0: a listening one)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)) == (
+            local_port,
+            remote_port,
+        ):
+            return fields[9]
+    raise AssertionError(f"no socket from port {local_port} to port {remote_port}")
+
+
+def _holders(pids: set[int], inode: str) -> set[int]:
+    """Which of ``pids`` have the socket ``inode`` open."""
+    holding = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    holding.add(pid)
+    return holding
+
+
 def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) -> None:
+    """Each worker process answers some of the requests (seen by which process holds the
+    server's end of each connection), and each reads what the other wrote."""
     running = start_server(database_url, tmp_path / "workers.log", "--workers", "2")
+    port = httpx.URL(running.base_url).port
+    assert port is not None
+    # The supervisor's children that accept on the listening socket (not, say, the
+    # multiprocessing resource tracker).
+    workers = _holders(_pids_under(running.process.pid), _socket_inode(port, 0))
+    assert len(workers) == 2, workers
+    by_worker: dict[int, list[http.client.HTTPConnection]] = {}
+    opened: list[http.client.HTTPConnection] = []
+    body = json.dumps({"text": "w", "tag": "w"})
     try:
-        with httpx.Client(base_url=running.base_url, headers={"X-User-ID": "1"}) as client:
-            ids = {
-                client.post("/v1/messages", json={"text": "w", "tag": "w"}).json()["id"]
-                for _ in range(40)
-            }
-            assert len(ids) == 40
-            assert client.get("/v1/messages", params={"tag": "w", "count": "1"}).json() == 40
+        # A new connection goes to whichever worker accepts it first; which one is up to
+        # the scheduler, so open (and keep open) connections until both have answered.
+        while len(by_worker) < len(workers) and len(opened) < 200:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            opened.append(conn)
+            conn.request("POST", "/v1/messages", body, headers=USER | JSON)
+            response = conn.getresponse()
+            assert response.status == 201, response.read()
+            response.read()
+            # The process that holds the server's end of this connection answered it.
+            [worker] = _holders(workers, _socket_inode(port, conn.sock.getsockname()[1]))
+            by_worker.setdefault(worker, []).append(conn)
+        served = {pid: len(conns) for pid, conns in by_worker.items()}
+        assert len(served) == 2, f"one worker answered all {len(opened)} connections: {served}"
+        for conn, *_ in by_worker.values():
+            conn.request("GET", "/v1/messages?tag=w&count=1", headers=USER)
+            response = conn.getresponse()
+            assert response.status == 200
+            assert json.loads(response.read()) == len(opened)
     finally:
+        for conn in opened:
+            conn.close()
         assert stop_server(running)
 
 

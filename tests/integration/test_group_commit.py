@@ -3,6 +3,7 @@
 
 import asyncio
 import sqlite3
+import sys
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,24 +38,39 @@ async def post(store: SQLiteStore, m: Message) -> None:
         await work.commit()
 
 
+def wal_frames(path: Path) -> int:
+    """Frames in the WAL since it was last reset: each transaction adds at least one."""
+    with closing(sqlite3.connect(path)) as conn:
+        busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0
+        return int(frames)
+
+
 @pytest.mark.parametrize("taken_at", [0, 7, 19])
 async def test_a_rejected_post_fails_alone_in_its_batch(tmp_path: Path, taken_at: int) -> None:
-    url = f"sqlite:///{tmp_path / 'tagfeed.db'}"
+    path = tmp_path / "tagfeed.db"
+    url = f"sqlite:///{path}"
     upgrade(url)
     store = SQLiteStore(url, timeout=5.0)
     await store.open()
     try:
         taken = message(-1)
         await post(store, taken)
-        # Hold the write lock so that the writer blocks on its first batch while the
-        # others queue up behind it, and later units arrive in one batch.
-        holder = sqlite3.connect(tmp_path / "tagfeed.db", isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         posts = [message(n, taken.id if n == taken_at else None) for n in range(20)]
-        tasks = [asyncio.create_task(post(store, m)) for m in posts]
-        await asyncio.sleep(0.3)
-        holder.execute("COMMIT")
-        holder.close()
+        # All twenty must be queued before the writer thread takes any, so that they
+        # form one batch, whatever the machine's load. The tasks queue their units in one
+        # turn of the event loop, which blocks on nothing meanwhile; the writer needs the
+        # GIL to take a unit off its queue, and with a long switch interval it gets the
+        # GIL only when the loop next waits, by which time all twenty are queued.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(10)
+        try:
+            tasks = [asyncio.create_task(post(store, m)) for m in posts]
+            await asyncio.sleep(0)  # each task runs up to its wait for the writer
+        finally:
+            sys.setswitchinterval(interval)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
         assert failed == [taken_at]
@@ -66,6 +82,9 @@ async def test_a_rejected_post_fails_alone_in_its_batch(tmp_path: Path, taken_at
         # The counters saw exactly the messages that were stored.
         day = TimeRange(datetime(2026, 11, 28, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC))
         assert await store.count_pieces("batch", pieces_of(day)) == 20
+        # They were one batch: fewer frames in the WAL than units, each of which would
+        # have added at least one had it been committed on its own.
+        assert wal_frames(path) < len(posts)
     finally:
         await store.close()
 

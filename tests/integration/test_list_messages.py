@@ -132,34 +132,46 @@ async def test_limit_bounds_and_default(client: httpx.AsyncClient, store: Store)
     assert len(ids(await client.get("/v1/messages", params={"limit": "1000"}))) == 120
 
 
-async def walk(client: httpx.AsyncClient, url: str, between: int = 0) -> list[str]:
-    """Follow rel=next to the end, posting ``between`` new messages before each page."""
+async def walk(client: httpx.AsyncClient, url: str, between: int) -> tuple[list[str], list[str]]:
+    """Follow rel=next to the end, posting ``between`` new messages before each page;
+    returns the ids seen and the ids posted, in order."""
     seen: list[str] = []
+    posted: list[str] = []
     next_url: str | None = url
     while next_url is not None:
         for i in range(between):
             created = await client.post("/v1/messages", json={"text": f"new {i}", "tag": "t"})
             assert created.status_code == 201
+            posted.append(created.json()["id"])
         response = await client.get(next_url)
         seen += ids(response)
         match = NEXT.fullmatch(response.headers.get("link", ""))
         next_url = match["url"] if match else None
-    return seen
+    return seen, posted
 
 
 async def test_following_next_yields_each_message_once_while_posting(
     client: httpx.AsyncClient, store: Store
 ) -> None:
+    """The posts match the walk's filter and are newer than every seeded message, so
+    each one lands on the first page of the list as it then is: with offsets, every page
+    would start that many rows early and repeat the end of the previous one."""
     # Several messages share one instant: the id breaks the tie.
     seeded = await seed(
         store,
         *[("t", f"2026-01-01T00:00:{s // 3:02d}") for s in range(57)],
         *[("other", "2026-01-01T00:00:05") for _ in range(5)],
     )
-    expected = [m.id for m in seeded if m.tag == "t"]
-    seen = await walk(client, "/v1/messages?tag=t&dateEnd=2026-01-02&limit=10", between=2)
-    assert len(seen) == len(set(seen))
-    assert set(seen) == set(expected)
+    newest_first = sorted(
+        (m for m in seeded if m.tag == "t"), key=lambda m: (m.created_at, m.id), reverse=True
+    )
+    seen, posted = await walk(client, "/v1/messages?tag=t&limit=10", between=2)
+    assert len(seen) == len(set(seen)), "a message was listed twice"
+    # The first page shows the two posted before it; later posts are newer than the
+    # cursor, so they are not part of the walk; every seeded message is, once, in order.
+    assert set(seen[:2]) == set(posted[:2])
+    assert seen[2:] == [m.id for m in newest_first]
+    assert len(posted) == 2 * 6  # 59 messages in pages of 10
 
 
 async def test_next_link_keeps_the_filters(client: httpx.AsyncClient, store: Store) -> None:

@@ -15,6 +15,7 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import parse_time_range
 from tagfeed.service.messages import MessageService
+from tagfeed.store.errors import StoreUnavailable
 from tagfeed.store.memory import MemoryStore
 from tagfeed.store.port import UnitOfWork
 
@@ -242,5 +243,14 @@ async def test_count_by_tag_and_period(service: MessageService, clock: FakeClock
     assert await service.count(MessageFilter(period=before_noon)) == 0
 
 
-async def test_ready_returns_when_the_store_answers(service: MessageService) -> None:
+class DownStore(MemoryStore):
+    async def ping(self) -> None:
+        raise StoreUnavailable("database is down")
+
+
+async def test_ready_returns_when_the_store_answers_and_raises_when_not(
+    service: MessageService,
+) -> None:
     await service.ready()
+    with pytest.raises(StoreUnavailable):
+        await MessageService(DownStore()).ready()

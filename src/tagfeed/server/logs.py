@@ -63,11 +63,12 @@ class LineWriter:
         self._lines.put(None)
         self._thread.join(timeout=5)
 
-    def flush(self, timeout: float = 5) -> None:
-        """Return once every line logged so far is written (or after ``timeout``)."""
+    def flush(self, timeout: float = 5) -> bool:
+        """Return once every line logged so far is written: True, or False when
+        ``timeout`` ran out first (the thread is stuck on a blocked stream, or dead)."""
         done = threading.Event()
         self._lines.put(done)
-        done.wait(timeout)
+        return done.wait(timeout)
 
     def _run(self) -> None:
         while True:
