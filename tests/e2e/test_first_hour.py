@@ -69,11 +69,12 @@ def test_a_user_that_does_not_exist_and_its_password_hidden() -> None:
     assert "name a user it accepts" in line
 
 
-@pytest.mark.parametrize("command", ["migrate", "import"])
+@pytest.mark.parametrize("command", ["migrate", "import", "serve"])
 def test_nothing_listening_on_the_port(command: str, tmp_path: Path) -> None:
     port = closed_port()
     (tmp_path / "in.jsonl").write_text("")
-    args = [str(tmp_path / "in.jsonl")] if command == "import" else []
+    extra = {"import": [str(tmp_path / "in.jsonl")], "serve": ["--port", str(free_port())]}
+    args = extra.get(command, [])
     line = one_line(
         tagfeed(command, *args, url=f"postgresql://postgres:pw@127.0.0.1:{port}/postgres")
     )
@@ -93,6 +94,19 @@ def test_a_sqlite_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("")
     line = one_line(tagfeed("migrate", url=f"sqlite:///{tmp_path}/plain/feed.db"))
     assert f"{tmp_path}/plain is not a folder, so feed.db cannot be created in it" in line
+
+
+def test_a_read_only_file_is_named(tmp_path: Path) -> None:
+    # root writes through permission bits, not through the immutable attribute
+    file = tmp_path / "feed.db"
+    (tmp_path / "in.jsonl").write_text("")
+    assert tagfeed("migrate", url=f"sqlite:///{file}").returncode == 0
+    subprocess.run(["chattr", "+i", str(file)], check=True)
+    try:
+        line = one_line(tagfeed("import", str(tmp_path / "in.jsonl"), url=f"sqlite:///{file}"))
+    finally:
+        subprocess.run(["chattr", "-i", str(file)], check=True)
+    assert f"the file {file} is read-only: make it writable" in line
 
 
 def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:

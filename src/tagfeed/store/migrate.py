@@ -15,6 +15,7 @@ def _config(url: DatabaseUrl) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["database_url"] = url.sqlalchemy_url
+    config.attributes["backend"] = url.backend
     return config
 
 
