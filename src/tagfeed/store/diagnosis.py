@@ -63,7 +63,7 @@ def _postgres_reason(url: DatabaseUrl, exc: BaseException) -> str | None:
 
 def _sqlite_reason(url: DatabaseUrl, exc: BaseException) -> str | None:
     file = url.sqlite_file
-    if isinstance(exc, sqlite3.Error) or "sqlite3" in type(exc).__module__:
+    if isinstance(exc, sqlite3.Error):
         text = str(exc)
         if "readonly" in text or "read-only" in text:
             return f"the file {file} is read-only: make it writable or name another file"
@@ -105,4 +105,5 @@ def explain(url: DatabaseUrl, exc: BaseException) -> DatabaseProblem:
         reason = reason_of(url, cause)
         if reason is not None:
             return DatabaseProblem(f"{SETTING}={url.display}: {reason}")
-    return DatabaseProblem(f"{SETTING}={url.display}: {type(exc).__name__}: {exc}")
+    first_line = next(iter(str(exc).splitlines()), "")  # SQLAlchemy adds lines of its own
+    return DatabaseProblem(f"{SETTING}={url.display}: {type(exc).__name__}: {first_line}")

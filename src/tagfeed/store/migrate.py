@@ -1,14 +1,20 @@
 """Schema migrations with Alembic, configured in code so nothing but the package is needed."""
 
+import sqlite3
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.exc import SQLAlchemyError
 
 from tagfeed.store.diagnosis import check_sqlite_folder, explain
 from tagfeed.store.urls import DatabaseUrl, parse_database_url
 
 _SCRIPTS = Path(__file__).parent / "migrations"
+# What a database that cannot be used raises through alembic; anything else (a bug in a
+# migration) keeps its traceback.
+_DATABASE_ERRORS = (SQLAlchemyError, OSError, sqlite3.Error, asyncpg.PostgresError)
 
 
 def _config(url: DatabaseUrl) -> Config:
@@ -28,7 +34,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         check_sqlite_folder(url)
     try:
         command.upgrade(_config(url), revision)
-    except Exception as exc:  # alembic and SQLAlchemy wrap the driver's error; explain it
+    except _DATABASE_ERRORS as exc:  # SQLAlchemy wraps the driver's error; explain it
         raise explain(url, exc) from exc
 
 
