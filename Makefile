@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-PORT   ?= 8080
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint install migrate clean
@@ -15,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install tagfeed with its dev tools
 
-run: $(STAMP)  ## serve on http://127.0.0.1:$(PORT) (SQLite ./tagfeed.db unless TAGFEED_DATABASE_URL)
-	$(BIN)/tagfeed serve --host 127.0.0.1 --port $(PORT)
+# make run HOST=0.0.0.0 PORT=9090 passes --host/--port; otherwise tagfeed reads TAGFEED_HOST
+# and TAGFEED_PORT (default 127.0.0.1:8080). Only values given on make's command line
+# count: a PORT or HOST exported by the shell for something else is not taken for ours.
+run: $(STAMP)  ## serve (default http://127.0.0.1:8080, SQLite ./tagfeed.db unless TAGFEED_DATABASE_URL)
+	$(BIN)/tagfeed serve $(if $(filter command line,$(origin HOST)),--host $(HOST)) \
+	  $(if $(filter command line,$(origin PORT)),--port $(PORT))
 
 migrate: $(STAMP)
 	$(BIN)/tagfeed migrate

@@ -1,26 +1,112 @@
-"""The ``tagfeed`` command: ``serve``, ``migrate``, ``import`` and ``export``."""
+"""The tagfeed command: serve, migrate, import and export."""
 
 import argparse
-import os
+import socket
 import sys
+import threading
+import time
+from importlib.metadata import version
 
-from tagfeed.config import ENV_PREFIX, Settings, SettingsError, load_settings
+from tagfeed.config import Settings, SettingsError, load_settings, use_for_this_process
+
+DESCRIPTION = """\
+tagfeed: a service for short tagged messages.
+
+Every command uses the database TAGFEED_DATABASE_URL names: sqlite:///<file> (default
+sqlite:///./tagfeed.db, relative to the current directory), sqlite:////<absolute file>
+or postgresql://user[:password]@host:port/database. serve also reads TAGFEED_HOST,
+TAGFEED_PORT, TAGFEED_WORKERS and the other TAGFEED_* variables of the README's table."""
+
+_DATABASE = "the database: TAGFEED_DATABASE_URL (default sqlite:///./tagfeed.db, relative to"
+_DATABASE += " the current directory)"
+
+IMPORT_FORMAT = (
+    """\
+One JSON object per line; blank lines are passed over:
+  {"text": "...", "tag": "...", "user_id": "1", "created_at": "2026-11-28T15:46:08Z"}
+text, tag and user_id are checked and normalised as POST /v1/messages does them;
+created_at is an RFC 3339 instant with a zone; an optional "id" (a lower-case UUID) is kept,
+otherwise one is made. Other fields are ignored. Bad lines are reported on stderr with
+their number. Writes to """
+    + _DATABASE
+    + "."
+)
+
+
+def _fail(message: str) -> int:
+    print(f"tagfeed: {message}", file=sys.stderr)
+    return 1
+
+
+def _probe(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None. Checked before migrating, so a
+    port in use is one line, not a migration, a start and a stop. uvicorn binds it again
+    just after (with SO_REUSEADDR, as here); another process could take it in between,
+    which uvicorn then reports itself."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+def _announce_when_listening(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Log ``started`` once the port accepts connections, naming the database and the
+    address. uvicorn runs the app's lifespan before it binds and offers no public hook
+    after, so a thread of this (parent) process watches the port; with several workers
+    it is bound once, here, and this line is written once."""
+    import structlog
+
+    log = structlog.get_logger("tagfeed")
+    # a wildcard address is listened on, not connected to: knock on loopback instead
+    wildcard = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+    target = wildcard.get(host, host)
+    while True:
+        try:
+            with socket.create_connection((target, port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    log.info(
+        "started",
+        address=f"http://{host if ':' not in host else f'[{host}]'}:{port}",
+        database=settings.database.display,
+        auth=settings.auth_mode,
+        workers=workers,
+    )
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from tagfeed.server.logs import configure_logging
+
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    workers = args.workers or settings.workers
+    refused = _probe(host, port)
+    if refused is not None:
+        return _fail(f"{refused}; choose another with --port or TAGFEED_PORT")
     if settings.migrate_on_start and not args.no_migrate:
-        _migrate(settings)
-    # Worker processes build their own app from the environment, so pass the
-    # command-line choices on through it.
-    os.environ[f"{ENV_PREFIX}LOG_LEVEL"] = settings.log_level
+        code = _migrate(settings, quiet=True)
+        if code:
+            return code
+    configure_logging(settings.log_level)
+    threading.Thread(
+        target=_announce_when_listening,
+        args=(settings, host, port, workers),
+        name="announce",
+        daemon=True,
+    ).start()
     uvicorn.run(
         "tagfeed.api.app:app_from_environment",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        workers=args.workers or settings.workers,
+        host=host,
+        port=port,
+        workers=workers,
         loop="uvloop",
         # httptools, plus bounds on slow and oversized request heads (docs/reliability.md).
         # No limit_concurrency: it counts idle connections too, and would answer 503 to a
@@ -36,20 +122,29 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(settings: Settings) -> int:
-    from tagfeed.store.migrate import upgrade
+def _migrate(settings: Settings, *, quiet: bool = False) -> int:
+    from tagfeed.store.diagnosis import DatabaseProblem
+    from tagfeed.store.migrate import head_revision, upgrade
 
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except DatabaseProblem as exc:
+        return _fail(str(exc))
+    if not quiet:
+        print(f"{settings.database.display}: schema at revision {head_revision()} (the newest)")
     return 0
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
     from tagfeed.bulk.batches import ImportAborted
     from tagfeed.bulk.importer import import_file
+    from tagfeed.store.diagnosis import explain
     from tagfeed.store.errors import StoreError
 
     if settings.migrate_on_start:
-        _migrate(settings)
+        code = _migrate(settings, quiet=True)
+        if code:
+            return code
     try:
         summary = import_file(
             settings,
@@ -61,20 +156,20 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     except ImportAborted as exc:
         print(f"{exc}\ntagfeed: import aborted; nothing was imported", file=sys.stderr)
         return 1
-    except (OSError, StoreError) as exc:
-        print(f"tagfeed: import failed; nothing was imported: {exc}", file=sys.stderr)
-        return 1
-    print(summary.describe())
+    except StoreError as exc:
+        return _fail(f"import failed; nothing was imported: {explain(settings.database, exc)}")
+    except OSError as exc:
+        return _fail(f"import failed; nothing was imported: {exc}")
+    print(f"{summary.describe()}, into {settings.database.display}")
     return 0
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    import time
-
     from tagfeed.bulk.export import export_messages
     from tagfeed.bulk.files import open_output
     from tagfeed.domain.errors import InvalidInput
     from tagfeed.domain.tags import normalise_tag
+    from tagfeed.store.diagnosis import explain
     from tagfeed.store.errors import StoreError
 
     try:
@@ -86,9 +181,12 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with open_output(args.file) as out:
             written = export_messages(settings, out, tag=tag)
-    except (OSError, StoreError) as exc:
-        print(f"tagfeed: export failed: {exc}", file=sys.stderr)
-        return 1
+    except StoreError as exc:
+        return _fail(f"export failed: {explain(settings.database, exc)}")
+    except OSError as exc:
+        # the file is written beside its name and renamed at the end: name the file asked
+        # for, not the temporary one the error holds
+        return _fail(f"export failed: cannot write {args.file}: {exc.strerror or exc}")
     # stderr: stdout may be carrying the lines themselves
     print(f"exported {written} messages in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0
@@ -102,16 +200,33 @@ def _positive(raw: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tagfeed", description=__doc__)
+    text = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="tagfeed", description=DESCRIPTION, formatter_class=text)
+    parser.add_argument("--version", action="version", version=f"tagfeed {version('tagfeed')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API",
+        description=f"Serve the HTTP API on {_DATABASE}, migrating it first.",
+    )
     serve.add_argument("--host", help="default TAGFEED_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default TAGFEED_PORT or 8080")
     serve.add_argument("--workers", type=int, help="processes; default TAGFEED_WORKERS or 1")
-    serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
-    commands.add_parser("migrate", help="apply schema migrations and exit")
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate on start (as TAGFEED_MIGRATE_ON_START=false)",
+    )
+    commands.add_parser(
+        "migrate",
+        help="apply schema migrations and exit",
+        description=f"Bring the schema of {_DATABASE} to the newest revision.",
+    )
     load = commands.add_parser(
-        "import", help="load messages from JSON Lines (gzip or not); see docs/bulk.md"
+        "import",
+        help="load messages from JSON Lines (gzip or not)",
+        description=IMPORT_FORMAT,
+        formatter_class=text,
     )
     load.add_argument("file", metavar="FILE", help="a .jsonl or .jsonl.gz file, or - for stdin")
     load.add_argument(
@@ -123,7 +238,12 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--batch-size", type=_positive, default=10_000, help="lines per write (default 10000)"
     )
-    dump = commands.add_parser("export", help="write messages as JSON Lines, oldest first")
+    dump = commands.add_parser(
+        "export",
+        help="write messages as JSON Lines, oldest first",
+        description=f"Write the messages of {_DATABASE} as JSON Lines, oldest first, in the"
+        " format import reads.",
+    )
     dump.add_argument(
         "file", metavar="FILE", nargs="?", default="-", help="gzip when it ends in .gz; - stdout"
     )
@@ -136,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"tagfeed: bad configuration: {exc}", file=sys.stderr)
+        for problem in str(exc).splitlines():
+            print(f"tagfeed: bad configuration: {problem}", file=sys.stderr)
         return 2
+    use_for_this_process(settings)  # the app factory and the protocol get this object
     if args.command == "serve":
         return _serve(settings, args)
     if args.command == "import":

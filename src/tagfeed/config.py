@@ -1,6 +1,14 @@
 """Settings, read once from ``TAGFEED_*`` environment variables into a typed object.
 
 A bad value stops start-up with an error naming the variable (``SettingsError``).
+
+Read once per process: the ``tagfeed`` command reads and checks them before anything
+starts, and installs the object (``use_for_this_process``). ``tagfeed serve`` hands uvicorn an
+import string; with one worker uvicorn builds the app in this same process, and the app
+factory and the request-head bounds get the object the command read. With ``--workers N``
+uvicorn spawns fresh interpreters, which share no memory with the command: each reads the
+same, already checked environment once, through the same function, and the app and the
+protocol in it share that one object. No other module reads the environment.
 """
 
 import re
@@ -16,9 +24,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tagfeed.auth.jwt_keys import KeyRing, jwks_keys, pem_keys, secret_keys
+from tagfeed.store.urls import DatabaseUrl, parse_database_url
 
 ENV_PREFIX = "TAGFEED_"
 
@@ -33,6 +42,7 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         hide_input_in_errors=True,  # a bad secret or database URL is never echoed
+        allow_inf_nan=False,  # nan would pass no bound check with a sensible message
     )
 
     database_url: str = "sqlite:///./tagfeed.db"
@@ -68,13 +78,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, url: str) -> str:
-        if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-            if url.endswith(":memory:"):
-                raise ValueError("SQLite needs a file: several connections share it")
-            return url
-        if url.startswith(("postgresql://", "postgres://")):
-            return url
-        raise ValueError("must start with sqlite:///<path> or postgresql://")
+        parse_database_url(url)
+        return url
 
     @field_validator(
         "jwt_secret",
@@ -154,6 +159,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def database(self) -> DatabaseUrl:
+        """``database_url``, parsed: the backend, the driver's forms, a display form."""
+        return parse_database_url(self.database_url)
+
+    @property
     def jwt_keys(self) -> KeyRing:
         """The verification keys of JWT mode; ValueError in gateway mode, which has none."""
         if self._jwt_keys is None:
@@ -161,17 +171,63 @@ class Settings(BaseSettings):
         return self._jwt_keys
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment (and ``overrides``, which win); raise SettingsError naming
-    each bad variable."""
+class _ExplicitSettings(Settings):
+    """Settings from the values given and the defaults only: no environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _checked(build: type[Settings], values: dict[str, object]) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return build(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-            if error["loc"]
-            # a check across variables (model validator) names them in its message
-            else error["msg"].removeprefix("Value error, ")
+        problems = "\n".join(
+            # pydantic prefixes our validators' messages with "Value error, "
+            (
+                f"{ENV_PREFIX}{'_'.join(str(p) for p in error['loc']).upper()}: "
+                if error["loc"]
+                else ""  # a check across variables (model validator) names them itself
+            )
+            + error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         )
         raise SettingsError(problems) from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and ``overrides``, which win); raise SettingsError naming
+    each bad variable."""
+    return _checked(Settings, overrides)
+
+
+def settings_from_values(**values: object) -> Settings:
+    """Settings from ``values`` and the defaults, ignoring every ``TAGFEED_*`` variable:
+    for tests and embedding, where a developer's environment must not leak in."""
+    return _checked(_ExplicitSettings, values)
+
+
+_this_process: Settings | None = None
+
+
+def use_for_this_process(settings: Settings) -> None:
+    """What ``settings_for_this_process`` answers from now on: the command's object."""
+    global _this_process
+    _this_process = settings
+
+
+def settings_for_this_process() -> Settings:
+    """The settings the command read, or (in a worker process uvicorn spawned) the
+    environment's, read and checked once here (module docstring)."""
+    if _this_process is None:
+        use_for_this_process(load_settings())
+    assert _this_process is not None
+    return _this_process

@@ -27,7 +27,10 @@ from tagfeed.store.factory import store_from_settings
 from tagfeed.store.sqlite import sqlite_path
 from tests.integration.helpers import seed
 
-SUMMARY = re.compile(r"imported (\d+) messages \((\d+) skipped\) in [\d.]+ s, \d+ messages/s\n")
+SUMMARY = re.compile(
+    r"imported (\d+) messages \((\d+) skipped\) in [\d.]+ s, \d+ messages/s,"
+    r" into (?:sqlite:///|postgresql://)\S+\n"
+)
 ID = "0193a5c2-7b1e-7cc0-9f6a-2b1d4c3e5f60"
 # Edges the counters must get right: before 1970, offsets that cross midnight, the last
 # microsecond of a day, several spellings of one tag.

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tagfeed.store.diagnosis import DatabaseProblem
 from tagfeed.store.migrate import downgrade, head_revision, upgrade
 
 
@@ -13,8 +14,15 @@ def tables(path: Path) -> set[str]:
         return {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
 
 
-def test_first_start_creates_the_file_and_its_directory(tmp_path: Path) -> None:
+def test_a_missing_directory_is_refused_not_created(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "dir" / "tagfeed.db"
+    with pytest.raises(DatabaseProblem, match=r"the folder .*/nested/dir does not exist"):
+        upgrade(f"sqlite:///{path}")
+    assert not (tmp_path / "nested").exists()
+
+
+def test_first_start_creates_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tagfeed.db"
     upgrade(f"sqlite:///{path}")
     assert {"messages", "alembic_version", "messages_id", "messages_created_id"} <= tables(path)
     with sqlite3.connect(path) as conn:

@@ -36,7 +36,12 @@ async def statuses(settings: Settings, before_recovery: object) -> tuple[int, in
 async def test_sqlite_recovers_when_its_directory_appears(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'later' / 'tagfeed.db'}"
     settings = Settings(database_url=url, db_timeout=1.0)
-    assert await statuses(settings, lambda: upgrade(url)) == (503, 201)
+
+    def appear() -> None:  # tagfeed creates no folder (a typo would start an empty database)
+        (tmp_path / "later").mkdir()
+        upgrade(url)
+
+    assert await statuses(settings, appear) == (503, 201)
 
 
 @pytest.mark.postgres

@@ -23,10 +23,12 @@ from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
 from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
 from tagfeed.auth.jwt_auth import JwtAuthenticator
-from tagfeed.config import Settings, load_settings
+from tagfeed.config import Settings, settings_for_this_process
 from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
+from tagfeed.store.diagnosis import explain
+from tagfeed.store.errors import StoreError
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store
 
@@ -45,6 +47,17 @@ async def purge_expired_keys(service: MessageService, interval: float) -> None:
         else:
             if purged:
                 log.info("purged_idempotency_keys", count=purged)
+
+
+async def _check_database(store: Store, settings: Settings) -> None:
+    """Say at once, with the reason, when the database cannot be used (``serve
+    --no-migrate`` skips the migration that would have found out). Serving goes on: the
+    requests answer 503 and the service recovers by itself once the database is back.
+    ``started`` is logged by the command once the port listens (``tagfeed.cli``)."""
+    try:
+        await store.ping()
+    except StoreError as exc:
+        log.error("database_unusable", detail=str(explain(settings.database, exc)))
 
 
 def authenticator_for(settings: Settings) -> Authenticator:
@@ -70,9 +83,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
-        log.info(
-            "started", backend=settings.database_url.partition(":")[0], auth=settings.auth_mode
-        )
+        await _check_database(chosen_store, settings)
         purging = asyncio.create_task(
             purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
         )
@@ -109,8 +120,8 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
 
 
 def app_from_environment() -> Any:
-    """Factory for ``uvicorn --factory`` (``tagfeed serve``): settings from the TAGFEED_*
-    environment, and the interpreter tuned for serving (``runtime.py``)."""
-    app = create_app(load_settings())
+    """Factory for ``uvicorn --factory`` (``tagfeed serve``): the settings of this process
+    (read once, ``config.py``), and the interpreter tuned for serving (``runtime.py``)."""
+    app = create_app(settings_for_this_process())
     tune_for_serving()
     return app

@@ -55,7 +55,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from tagfeed.api.context import incoming_request_id
 from tagfeed.api.problems import problem
-from tagfeed.config import load_settings
+from tagfeed.config import settings_for_this_process
 
 log = structlog.get_logger("tagfeed.access")
 
@@ -98,8 +98,8 @@ class ReadLimits:
 
 @functools.cache
 def limits_from_environment() -> ReadLimits:
-    """Once per process, from the same TAGFEED_* environment the app factory reads."""
-    settings = load_settings()
+    """The bounds of this process's settings: the object the app factory gets too."""
+    settings = settings_for_this_process()
     return ReadLimits(settings.max_header_bytes, settings.read_timeout)
 
 

@@ -2,16 +2,17 @@
 
 from tagfeed.config import Settings
 from tagfeed.store.port import Store
+from tagfeed.store.urls import parse_database_url
 
 
 def store_from_settings(settings: Settings) -> Store:
-    url = settings.database_url
-    if url.startswith("sqlite:///"):
+    url = parse_database_url(settings.database_url)
+    if url.backend == "sqlite":
         from tagfeed.store.sqlite import SQLiteStore
 
         return SQLiteStore(
-            url, timeout=settings.db_timeout, synchronous=settings.sqlite_synchronous
+            url.url, timeout=settings.db_timeout, synchronous=settings.sqlite_synchronous
         )
     from tagfeed.store.postgres import PostgresStore
 
-    return PostgresStore(url, timeout=settings.db_timeout, pool_size=settings.db_pool_size)
+    return PostgresStore(url.url, timeout=settings.db_timeout, pool_size=settings.db_pool_size)

@@ -22,6 +22,7 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
 
@@ -157,9 +158,7 @@ def series_query(
 
 
 def asyncpg_dsn(url: str) -> str:
-    """asyncpg takes ``postgresql://`` and ``postgres://``; strip a SQLAlchemy driver suffix."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+')[0]}{sep}{rest}"
+    return parse_database_url(url).asyncpg_dsn
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -210,7 +209,7 @@ class PostgresStore:
                 try:
                     connection = await self._pool.acquire()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+                    raise StoreUnavailable(f"cannot connect: {exc}") from exc
                 try:
                     yield connection
                 finally:

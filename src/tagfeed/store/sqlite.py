@@ -29,6 +29,7 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
@@ -71,10 +72,7 @@ _INLINE_BUSY_MS = 50  # VM instructions between deadline checks: microseconds of
 
 def sqlite_path(url: str) -> str:
     """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` -> the file path."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ValueError(f"not a SQLite URL with a file path: {url!r}")
-    return url[len(prefix) :]
+    return parse_database_url(url).sqlite_path
 
 
 StoredRow = tuple[str, str, str, str, int]  # a message as the table holds it

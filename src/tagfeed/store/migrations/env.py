@@ -43,8 +43,8 @@ async def _postgres(url: str) -> None:
     await engine.dispose()
 
 
-database_url: str = context.config.attributes["database_url"]
-if database_url.startswith("sqlite"):
+database_url: str = context.config.attributes["database_url"]  # tagfeed.store.migrate
+if context.config.attributes["backend"] == "sqlite":
     _sqlite(database_url)
 else:
     asyncio.run(_postgres(database_url))
