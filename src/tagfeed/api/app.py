@@ -26,6 +26,7 @@ from tagfeed.api.problems import make_handlers
 from tagfeed.api.runtime import tune_for_serving
 from tagfeed.api.schemas import encoder
 from tagfeed.config import Settings, load_settings
+from tagfeed.page import page_routes
 from tagfeed.service.messages import MessageService
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store
@@ -96,6 +97,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/docs", docs_page, methods=["GET"]),
             Mount("/docs/static", docs_static()),
+            *page_routes(settings),
         ],
         exception_handlers=make_handlers(settings.retry_after_seconds),  # type: ignore[arg-type]
         lifespan=lifespan,
