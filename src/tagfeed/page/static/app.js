@@ -252,6 +252,7 @@ async function post(event) {
     setStatus($("post-status"), "ready", `Posted to #${message.tag}.`);
     if (message.tag === state.tag && !(state.end && new Date(state.end) <= new Date())) {
       prependMessage(message);
+      loadCounts(state.loads.signal);
     } else {
       navigate(message.tag);
     }

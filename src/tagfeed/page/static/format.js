@@ -8,7 +8,8 @@ const hourOnly = new Intl.DateTimeFormat(undefined, { month: "short", day: "nume
 
 /** "1 Dec 2026, 10:05" in the browser's zone, from an RFC 3339 instant. */
 export function formatInstant(iso) {
-  return dateTime.format(new Date(iso));
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? String(iso) : dateTime.format(date);
 }
 
 /** A bucket's start, as short as its granularity allows. */

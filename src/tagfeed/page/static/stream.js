@@ -17,6 +17,13 @@ export class EventParser {
     this.retry = null;
   }
 
+  /** Forgets a half-received event (a new connection starts clean); keeps id and retry. */
+  reset() {
+    this.buffer = "";
+    this.data = [];
+    this.type = "";
+  }
+
   push(text) {
     this.buffer += text;
     for (;;) {
@@ -87,7 +94,11 @@ export class LiveStream {
     } catch {
       return; // not a message: nothing to show
     }
-    this.onMessage(message, event.id);
+    try {
+      this.onMessage(message, event.id);
+    } catch (error) {
+      console.error("tagfeed: a streamed message could not be shown", error); // stay connected
+    }
   }
 
   async connect(signal) {
@@ -121,6 +132,7 @@ export class LiveStream {
       return;
     }
     this.failures = 0;
+    this.parser.reset();
     this.onState("open");
     try {
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,0 +1,12 @@
+// Test double of one JSON endpoint the server does not have yet (GET PATH answers BODY),
+// installed before the page's own scripts: PATH and BODY are filled in by browser.py.
+(() => {
+  const previous = window.fetch.bind(window);
+  window.fetch = (input, init = {}) => {
+    const url = new URL(typeof input === "string" ? input : input.url, location.href);
+    if (url.pathname !== PATH) return previous(input, init);
+    return Promise.resolve(new Response(BODY, {
+      status: 200, headers: {"Content-Type": "application/json"},
+    }));
+  };
+})();
