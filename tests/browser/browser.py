@@ -188,8 +188,8 @@ class Page:
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
 
     def stub_json(self, path: str, body: object) -> None:
-        """Before the next load, answer ``GET path`` in this tab with ``body`` as JSON."""
-        source = JSON_STUB.replace("PATH", json.dumps(path)).replace(
-            "BODY", json.dumps(json.dumps(body))
-        )
+        """Before the next load, answer ``GET path`` in this tab with ``body`` as JSON, or
+        never when ``body`` is None (a server that is slow to answer)."""
+        text = "null" if body is None else json.dumps(json.dumps(body))
+        source = JSON_STUB.replace("PATH", json.dumps(path)).replace("BODY", text)
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})

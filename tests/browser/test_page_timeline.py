@@ -26,6 +26,19 @@ def test_the_page_starts_by_asking_for_a_tag(page: Page) -> None:
     assert not page.el("more").is_displayed()
 
 
+def test_a_slow_answer_shows_the_loading_state(page: Page) -> None:
+    tag = unique_tag()
+    page.stub_json("/v1/messages", None)
+    page.stub_json("/v1/messages/counts", None)
+    page.open()
+    page.fill("tag", tag)
+    page.el("show").click()
+    page.wait_state("timeline-status", "loading")
+    assert page.el("timeline-status").text == f"Loading messages for #{tag}…"
+    page.wait_state("counts-status", "loading")
+    assert page.el("counts-status").text == "Counting…"
+
+
 def test_a_tag_without_messages_says_so(page: Page) -> None:
     tag = unique_tag()
     page.open()

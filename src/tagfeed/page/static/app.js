@@ -145,6 +145,7 @@ async function show(tag, start, end) {
   const { signal } = state.loads;
   Object.assign(state, { tag, start, end, next: null, seen: new Set() });
   $("compose-tag").textContent = `#${tag}`;
+  document.title = `#${tag} · tagfeed`;
   $("messages").replaceChildren();
   $("more").hidden = true;
   setStatus($("timeline-status"), "loading", `Loading messages for #${tag}…`);
