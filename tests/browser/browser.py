@@ -37,6 +37,7 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    "--lang=en-US",  # dates as the tests expect them: "Dec 1, 2026, 4:32 PM"
 )
 
 STREAM_STUB = (Path(__file__).parent / "stream_stub.js").read_text(encoding="utf-8")
