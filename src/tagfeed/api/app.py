@@ -24,6 +24,7 @@ from tagfeed.api.schemas import encoder
 from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
 from tagfeed.auth.jwt_auth import JwtAuthenticator
 from tagfeed.config import Settings, settings_for_this_process
+from tagfeed.page import page_routes
 from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
@@ -106,6 +107,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/docs", docs_page, methods=["GET"]),
             Mount("/docs/static", docs_static()),
+            *page_routes(settings),
         ],
         exception_handlers=make_handlers(settings.retry_after_seconds),  # type: ignore[arg-type]
         lifespan=lifespan,
