@@ -35,7 +35,7 @@ class Options:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.run",
-        description="Benchmark tagfeed serve with wrk against an nginx ceiling "
+        description="Benchmark tagfeed serve with wrk against an nginx ceiling and a bare peer "
         "(see docs/performance.md).",
     )
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")

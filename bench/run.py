@@ -24,8 +24,17 @@ from bench.options import Options, parse_options
 from bench.pgbench import find_pgbench, pgbench_database
 from bench.proc import RssSampler
 from bench.report import Memory, Report, Row, Scaling, console, write
-from bench.scenarios import BY_NAME, GET_BY_ID, NGINX, PGBENCH, POST_RANDOM, write_request_files
-from bench.servers import nginx_server, tagfeed_server
+from bench.scenarios import (
+    BY_NAME,
+    GET_BY_ID,
+    NGINX,
+    PEER,
+    PEER_OF,
+    PGBENCH,
+    POST_RANDOM,
+    write_request_files,
+)
+from bench.servers import nginx_server, peer_server, tagfeed_server
 from bench.stats import median, summarize
 from bench.sweeps import Sweeps, Targets, wrk_sample
 
@@ -110,7 +119,12 @@ def _report(
     nginx, get = samples.get(NGINX), samples.get(GET_BY_ID)
     summaries = [
         summarize(
-            name, BY_NAME[name].title, samples[name], nginx, None if name == GET_BY_ID else get
+            name,
+            BY_NAME[name].title,
+            samples[name],
+            nginx,
+            None if name == GET_BY_ID else get,
+            samples.get(PEER_OF.get(name, "")),
         )
         for name in options.scenarios
         if samples[name]
@@ -179,11 +193,14 @@ def run(options: Options) -> Report:
             nginx = None
             if NGINX in options.scenarios:
                 nginx = stack.enter_context(nginx_server(options.workers, work / "nginx.log"))
+            peer = None
+            if any(BY_NAME[name].target == PEER for name in options.scenarios):
+                peer = stack.enter_context(peer_server(options.workers, work / "peer.log"))
             pgbench_url = None
             if PGBENCH in options.scenarios:
                 pgbench_url = stack.enter_context(pgbench_database(options.pg_url))
             print(f"bench: {options.runs} sweep(s) of {len(options.scenarios)} scenarios")
-            sweeps.run(Targets(server, nginx, pgbench_url), rss)
+            sweeps.run(Targets(server, nginx, pgbench_url, peer), rss)
             memory = Memory(dict(rss.peaks), sweeps.sweep_end_mb)
         scaling = _scaling(options, url, sweeps.files, work)
     meta["elapsed_s"] = round(time.monotonic() - clock, 1)

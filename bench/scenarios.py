@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from bench.dataset import HOT_TAG, TAGS, USERS, DatasetInfo, tag_name, user_name, zipf_cum_weights
 
 NGINX = "nginx"
+PEER = "peer"
 PGBENCH = "pgbench_insert"
 POST_RANDOM = "post_random"
 GET_BY_ID = "get_by_id"
@@ -28,14 +29,17 @@ _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 class Scenario:
     name: str
     title: str
-    target: str  # "tagfeed", NGINX or PGBENCH
+    target: str  # "tagfeed", PEER, NGINX or PGBENCH
     requests: str  # the request file's stem (several scenarios may share one)
 
 
-# The order of a sweep: the ceiling first, reads, then writes (so reads see the same data in
-# every sweep but for the previous sweeps' posts), then pgbench.
+# The order of a sweep: the ceiling and the bare peer first, reads, then writes (so reads see
+# the same data in every sweep but for the previous sweeps' posts), then pgbench.
 SCENARIOS = (
     Scenario(NGINX, "nginx fixed 201 (ceiling)", NGINX, POST_RANDOM),
+    Scenario("peer_get", "bare peer: GET one fixed message", PEER, GET_BY_ID),
+    Scenario("peer_page", "bare peer: GET a fixed 50-message list", PEER, "page_hot_tag"),
+    Scenario("peer_post", "bare peer: POST, JSON decode + encode", PEER, POST_RANDOM),
     Scenario(GET_BY_ID, "GET /v1/messages/{id}", "tagfeed", GET_BY_ID),
     Scenario("page_random_tag", "GET tag page, skewed random tag", "tagfeed", "page_random_tag"),
     Scenario("page_hot_tag", "GET tag page, hottest tag", "tagfeed", "page_hot_tag"),
@@ -48,6 +52,18 @@ SCENARIOS = (
     Scenario(PGBENCH, "pgbench one-row INSERT", PGBENCH, ""),
 )
 BY_NAME = {s.name: s for s in SCENARIOS}
+# The bare peer's round trip that each tagfeed scenario is held against ("x peer").
+PEER_OF = {
+    GET_BY_ID: "peer_get",
+    "page_random_tag": "peer_page",
+    "page_hot_tag": "peer_page",
+    "page_20_hot_tag": "peer_page",
+    "count_hot_90d": "peer_get",
+    "count_all_year": "peer_get",
+    "counts_day_hot": "peer_get",
+    POST_RANDOM: "peer_post",
+    "post_hot_tag": "peer_post",
+}
 
 
 class PrepareError(RuntimeError):

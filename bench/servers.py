@@ -1,4 +1,5 @@
-"""The processes under test: ``tagfeed serve`` and the nginx ceiling, each a context manager
+"""The processes under test: ``tagfeed serve``, the bare peer and the nginx ceiling, each a
+context manager
 that starts the process in its own session, waits until it answers, and on exit stops the
 whole process group (SIGTERM, then SIGKILL after a grace period), whatever happened."""
 
@@ -103,6 +104,24 @@ def tagfeed_server(database_url: str, workers: int, log: Path) -> Iterator[Runni
     command = [tagfeed, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     url = f"http://{HOST}:{port}"
     with _process(command, env, log, f"{url}/healthz", timeout=120) as process:
+        yield Running(process, url, log)
+
+
+@contextmanager
+def peer_server(workers: int, log: Path) -> Iterator[Running]:
+    """The bare peer (``bench/peer.py``) on the server ``tagfeed serve`` runs: uvicorn with
+    uvloop and httptools, the same number of workers, no access log."""
+    port = free_port()
+    root = Path(__file__).resolve().parent.parent  # so that ``bench.peer`` imports
+    command = [
+        sys.executable, "-m", "uvicorn", "bench.peer:app",
+        "--host", HOST, "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning", "--no-server-header",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    url = f"http://{HOST}:{port}"
+    with _process(command, env, log, f"{url}/healthz", timeout=60) as process:
         yield Running(process, url, log)
 
 

@@ -1,6 +1,7 @@
 """From the samples of every sweep to one summary per scenario: medians over the runs, and
-ratios taken inside each sweep (to nginx and to GET by id measured minutes apart on the same
-machine) before their median is taken, so a noisy neighbour moves both sides of a ratio."""
+ratios taken inside each sweep (to nginx, to the bare peer and to GET by id, measured minutes
+apart on the same machine) before their median is taken, so a noisy neighbour moves both
+sides of a ratio."""
 
 import statistics
 from dataclasses import asdict, dataclass
@@ -36,6 +37,7 @@ class Summary:
     ratio_nginx: float | None
     ratio_get: float | None
     runs: list[Sample]
+    ratio_peer: float | None = None  # to the bare peer's matching round trip
 
 
 def median(values: list[float]) -> float | None:
@@ -55,8 +57,10 @@ def summarize(
     samples: list[Sample],
     nginx: list[Sample] | None,
     get_by_id: list[Sample] | None,
+    peer: list[Sample] | None = None,
 ) -> Summary:
-    """``samples[i]``, ``nginx[i]`` and ``get_by_id[i]`` must come from the same sweep i."""
+    """``samples[i]``, ``nginx[i]``, ``get_by_id[i]`` and ``peer[i]`` must come from the same
+    sweep i."""
     return Summary(
         name=name,
         title=title,
@@ -70,4 +74,5 @@ def summarize(
         ratio_nginx=_ratios(samples, nginx),
         ratio_get=_ratios(samples, get_by_id),
         runs=samples,
+        ratio_peer=_ratios(samples, peer),
     )

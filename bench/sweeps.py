@@ -1,5 +1,6 @@
 """Measuring: one sample per scenario per sweep, each a warm-up then a measured run, taken
-against tagfeed, the nginx ceiling or pgbench, with the server's memory and CPU watched."""
+against tagfeed, the bare peer, the nginx ceiling or pgbench, with the server's memory and
+CPU watched."""
 
 import time
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from bench.options import Options
 from bench.pgbench import PgbenchError, run_pgbench
 from bench.proc import RssSampler, tree_cpu_seconds
 from bench.profile import finish_profile, start_profile
-from bench.scenarios import BY_NAME, NGINX, PGBENCH
+from bench.scenarios import BY_NAME, NGINX, PEER, PGBENCH
 from bench.servers import Running
 from bench.stats import Sample
 from bench.wrk import run_wrk
@@ -20,6 +21,7 @@ class Targets:
     tagfeed: Running
     nginx: Running | None = None
     pgbench_url: str | None = None
+    peer: Running | None = None
 
 
 def wrk_sample(target: Running, requests: Path, options: Options) -> Sample:
@@ -72,7 +74,7 @@ class Sweeps:
         if scenario.target == PGBENCH:
             assert targets.pgbench_url is not None
             return pgbench_sample(targets.pgbench_url, self.options)
-        target = targets.nginx if scenario.target == NGINX else targets.tagfeed
+        target = {NGINX: targets.nginx, PEER: targets.peer}.get(scenario.target, targets.tagfeed)
         assert target is not None
         if not (self.options.profile == name and sweep == 0):
             return wrk_sample(target, self.files[scenario.requests], self.options)
