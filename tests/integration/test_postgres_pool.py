@@ -52,7 +52,11 @@ async def test_a_keyed_post_leaves_no_lock_or_transaction_behind(postgres_url: s
             await work.commit()
         conn = await asyncpg.connect(postgres_url)
         try:
-            locks = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            # Only this test database's locks: other test sessions share the server.
+            locks = await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
             open_transactions = await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND state LIKE 'idle in transaction%'"
