@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 start=$(date +%s)
-trap '"$DEPLOY_DIR/scripts/cluster-down.sh"; say "smoke took $(( $(date +%s) - start )) s"' EXIT
+trap 'rc=$?; "$DEPLOY_DIR/scripts/cluster-down.sh"; say "smoke took $(( $(date +%s) - start )) s, exit $rc"; exit $rc' EXIT
 "$DEPLOY_DIR/scripts/cluster-up.sh"
 say "pytest -m cluster tests/cluster/test_smoke.py"
 cd "$REPO_DIR"
