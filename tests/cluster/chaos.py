@@ -86,12 +86,12 @@ def primary() -> str | None:
 
 
 def patroni_whole() -> bool:
-    """A running leader, a streaming sync standby and a third running member."""
-    members = patroni_members()
-    roles = sorted(
-        str(m.get("Role")) for m in members if m.get("State") in {"running", "streaming"}
-    )
-    return len(roles) == 3 and "Leader" in roles and "Sync Standby" in roles
+    """A running leader, a sync standby and a third member, all on the leader's timeline
+    (a failed primary that could not rewind stays on its old one)."""
+    members = [m for m in patroni_members() if m.get("State") in {"running", "streaming"}]
+    roles = sorted(str(m.get("Role")) for m in members)
+    timelines = {m.get("TL") for m in members}
+    return len(roles) == 3 and "Leader" in roles and "Sync Standby" in roles and len(timelines) == 1
 
 
 def vip_holder() -> str | None:
@@ -113,17 +113,20 @@ def healthy(service: str) -> bool:
 
 
 def etcd_whole() -> bool:
-    out = docker(
-        "exec",
-        container("etcd1"),
-        "etcdctl",
-        "--endpoints=http://172.28.0.11:2379,http://172.28.0.12:2379,http://172.28.0.13:2379",
-        "endpoint",
-        "health",
-        check=False,
-        timeout=15,
-    )
-    return out.count("is healthy") == 3
+    """All three members answer (etcdctl exits non-zero if one does not)."""
+    try:
+        docker(
+            "exec",
+            container("etcd1"),
+            "etcdctl",
+            "--endpoints=http://172.28.0.11:2379,http://172.28.0.12:2379,http://172.28.0.13:2379",
+            "endpoint",
+            "health",
+            timeout=15,
+        )
+    except RuntimeError:
+        return False
+    return True
 
 
 async def wait_for(check: Callable[[], bool], limit: float, every: float = 1.0) -> float | None:
@@ -374,7 +377,10 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         await fault.heal()
         recovered = await wait_for(fault.whole, 120)
         whole_at = time.monotonic()
-        log(f"whole again {whole_at - fault_at:.1f} s after the fault")
+        if recovered is None:
+            log(f"NOT whole {whole_at - fault_at:.1f} s after the fault")
+        else:
+            log(f"whole again {whole_at - fault_at:.1f} s after the fault")
         await asyncio.sleep(AFTER)
         load.stop.set()
         end = time.monotonic()
@@ -434,14 +440,18 @@ async def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cluster = Cluster.from_env()
     started = time.monotonic()
-    results = [await scenario(cluster, name) for name in args.only]
-    run = Run(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), 0.0, results)
-    run.seconds = round(time.monotonic() - started, 1)
+    run = Run(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), 0.0, [])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "chaos.json").write_text(json.dumps(asdict(run), indent=2) + "\n")
-    table = markdown(results)
-    (args.out / "chaos.md").write_text(f"# make chaos, {run.started} ({run.seconds} s)\n\n{table}")
-    print(table)
+    for name in args.only:
+        run.results.append(await scenario(cluster, name))
+        # Written after each scenario: a run cut short keeps what it measured.
+        run.seconds = round(time.monotonic() - started, 1)
+        (args.out / "chaos.json").write_text(json.dumps(asdict(run), indent=2) + "\n")
+        (args.out / "chaos.md").write_text(
+            f"# make chaos, {run.started} ({run.seconds} s)\n\n{markdown(run.results)}"
+        )
+    results = run.results
+    print(markdown(results))
     bad = [r["scenario"] for r in results if r["lost"] or r["duplicates"]]
     if bad:
         log(f"lost or duplicated posts in: {', '.join(bad)}")
