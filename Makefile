@@ -90,7 +90,7 @@ faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a su
 GATEWAY_PORT ?= 18080
 export GATEWAY_PORT
 
-.PHONY: image cluster cluster-down cluster-smoke chaos
+.PHONY: image cluster cluster-down cluster-smoke chaos cluster-bench
 
 image:  ## build the images (and the local Debian 12 base images when no registry has them)
 	deploy/scripts/image.sh
@@ -106,3 +106,6 @@ cluster-smoke: $(STAMP)  ## up, JWT, post + read, 401, 403, 200 through the gate
 
 chaos: $(STAMP)  ## faults one at a time under load; results in deploy/results/ (< 15 min)
 	deploy/scripts/chaos.sh
+
+cluster-bench: $(STAMP)  ## wrk through the gateway, 3 API instances then 1: deploy/results/throughput.md
+	deploy/scripts/throughput.sh

@@ -91,3 +91,11 @@ def test_counting_needs_the_admin_role(
     assert claimed.status_code == 403
     admin = client.get(path, params=params, headers=bearer(cluster.token("root", "reader admin")))
     assert admin.status_code == 200, admin.text
+
+
+def test_oversized_heads_and_odd_paths_stop_at_the_gateway(client: httpx.Client) -> None:
+    assert client.get("/healthz", headers={"X-Big": "a" * 30_000}).status_code == 400
+    assert client.get("/healthz", headers={"X-Big": "a" * 10_000}).status_code == 200
+    # %-escapes, // and dot segments could route differently here and in the instance.
+    assert client.get("/v1/messages/%63ounts").status_code == 400
+    assert client.get("/v1//messages").status_code == 400
