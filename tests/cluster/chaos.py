@@ -293,6 +293,27 @@ async def kill_primary() -> Fault:
     return Fault(node, heal, patroni_whole)
 
 
+async def crash_primary_postgres() -> Fault:
+    """Only the postmaster dies (an OOM kill, a crash): Patroni lives and still holds the
+    leader key, so it restarts postgres in place rather than fail over."""
+    node = primary() or "pg1"
+    log(f"SIGKILL to the postmaster of {container(node)} (Patroni stays)")
+    docker(
+        "exec",
+        container(node),
+        "sh",
+        "-c",
+        "kill -KILL $(head -1 /var/lib/postgresql/data/pgdata/postmaster.pid)",
+    )
+
+    async def heal() -> None:
+        # Nothing to repair; only wait until Patroni has seen it, so that "whole again"
+        # measures its restart and not the moment before it noticed.
+        await wait_for(lambda: not patroni_whole(), 10, every=0.2)
+
+    return Fault(node, heal, patroni_whole)
+
+
 async def cut_primary() -> Fault:
     node = primary() or "pg1"
     log(f"docker network disconnect {NETWORK} {container(node)} (the primary)")
@@ -350,6 +371,7 @@ async def lose_etcd() -> Fault:
 
 SCENARIOS: dict[str, tuple[str, Callable[[], Awaitable[Fault]]]] = {
     "pg-primary-killed": ("PostgreSQL primary SIGKILLed", kill_primary),
+    "pg-postmaster-killed": ("PostgreSQL primary's postmaster SIGKILLed", crash_primary_postgres),
     "pg-primary-cut-off": ("PostgreSQL primary disconnected from the network", cut_primary),
     "api-killed": ("an API instance SIGKILLed", kill_api),
     "gateway-vip-killed": ("the HAProxy holding the VIP SIGKILLed", kill_vip_gateway),
