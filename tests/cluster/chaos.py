@@ -68,7 +68,7 @@ def patroni_members() -> list[dict[str, Any]]:
             "-f",
             "json",
             check=False,
-            timeout=15,
+            timeout=6,
         )
         try:
             members: list[dict[str, Any]] = json.loads(out)

@@ -78,9 +78,16 @@ def container(service: str) -> str:
 
 
 def docker(*args: str, check: bool = True, timeout: float = 60) -> str:
-    done = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=False, timeout=timeout
-    )
+    """Run docker; its stdout. A failure or a timeout raises when ``check``, else gives ""
+    (a container cut off from the network may hang a command inside it)."""
+    try:
+        done = subprocess.run(
+            ["docker", *args], capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        if check:
+            raise RuntimeError(f"docker {' '.join(args)}: no answer in {timeout} s") from None
+        return ""
     if check and done.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
