@@ -85,3 +85,30 @@ FAULTS_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a summary (~5 min)
 	TAGFEED_TEST_POSTGRES_URL="$${TAGFEED_TEST_POSTGRES_URL:-$(FAULTS_POSTGRES_URL)}" \
 	  $(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)
+
+# -- cluster (docs/deployment.md) -----------------------------------------------------------
+# HAProxy + keepalived gateways, 3 tagfeed instances, PostgreSQL 15 x3 under Patroni, etcd x3,
+# in Docker (Debian's docker.io, compose v1; dockerd is started when needed). The gateway
+# listens on 127.0.0.1:$(GATEWAY_PORT) only.
+GATEWAY_PORT ?= 18080
+export GATEWAY_PORT
+
+.PHONY: image cluster cluster-down cluster-smoke chaos cluster-bench
+
+image:  ## build the images (and the local Debian 12 base images when no registry has them)
+	deploy/scripts/image.sh
+
+cluster:  ## start the cluster; serving on http://127.0.0.1:$(GATEWAY_PORT) when it returns
+	deploy/scripts/cluster-up.sh
+
+cluster-down:  ## remove the cluster's containers, network and volumes
+	deploy/scripts/cluster-down.sh
+
+cluster-smoke: $(STAMP)  ## up, JWT, post + read, 401, 403, 200 through the gateway, down (CI)
+	deploy/scripts/smoke.sh
+
+chaos: $(STAMP)  ## faults one at a time under load; results in deploy/results/ (< 15 min)
+	deploy/scripts/chaos.sh
+
+cluster-bench: $(STAMP)  ## wrk through the gateway, 3 API instances then 1: deploy/results/throughput.md
+	deploy/scripts/throughput.sh
