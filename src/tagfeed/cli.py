@@ -8,13 +8,24 @@ from tagfeed.config import ENV_PREFIX, Settings, SettingsError, load_settings
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from tagfeed.server.metrics_share import metrics_for_serving
 
     if settings.migrate_on_start and not args.no_migrate:
         _migrate(settings)
     # Worker processes build their own app from the environment, so pass the
     # command-line choices on through it.
     os.environ[f"{ENV_PREFIX}LOG_LEVEL"] = settings.log_level
+    workers = args.workers or settings.workers
+    host = args.host or settings.host
+    shared = settings.metrics and workers > 1  # a directory the processes' metrics meet in
+    with metrics_for_serving(shared, settings.metrics_port, host):
+        _run_uvicorn(settings, args)
+    return 0
+
+
+def _run_uvicorn(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
     uvicorn.run(
         "tagfeed.api.app:app_from_environment",
         factory=True,
@@ -33,7 +44,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.db_timeout) + 5,
     )
-    return 0
 
 
 def _migrate(settings: Settings) -> int:
