@@ -41,10 +41,9 @@ class Snapshots:
     """This process's snapshots in ``directory``, named ``<pid>-<start>.json``: the pid
     tells whether the process still lives, the start time keeps a reused pid apart."""
 
-    def __init__(self, registry: Collector, directory: Path) -> None:
+    def __init__(self, registry: Collector, directory: Path, pid: int | None = None) -> None:
         self._registry = registry
-        self.directory = directory
-        self.path = directory / f"{os.getpid()}-{time.time_ns()}.json"
+        self.path = directory / f"{os.getpid() if pid is None else pid}-{time.time_ns()}.json"
 
     def write(self) -> None:
         """Replace this process's snapshot; readers see the old or the new one, whole."""
