@@ -121,7 +121,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.authenticator = authenticator_for(settings)
-    return RequestContext(app, METRICS.requests if settings.metrics else None)
+    return RequestContext(app, METRICS if settings.metrics else None)
 
 
 def app_from_environment() -> Any:

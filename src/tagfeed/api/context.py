@@ -10,7 +10,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tagfeed.metrics import METRICS, UNMATCHED, RequestMetrics
+from tagfeed.metrics import UNMATCHED, Metrics
 
 _CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 log = structlog.get_logger("tagfeed.access")
@@ -25,9 +25,10 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, requests: RequestMetrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
-        self.record = requests.record if requests is not None else None
+        self.metrics = metrics
+        self.record = metrics.requests.record if metrics is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,15 +40,15 @@ class RequestContext:
         scope["tagfeed.request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500
-        record = self.record
+        record, metrics = self.record, self.metrics
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message.get("headers", ())
-                if status == 201 and record is not None and _REPLAYED in headers:
-                    METRICS.idempotent_replay()
+                if status == 201 and metrics is not None and _REPLAYED in headers:
+                    metrics.idempotent_replay()
                 message["headers"] = [*headers, header]
             await send(message)
 
