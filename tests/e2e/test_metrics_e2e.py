@@ -3,6 +3,8 @@ with one worker and with two (each process's share merged), labelled by route te
 off, or moved to a port of its own, by setting."""
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -170,5 +172,41 @@ def test_metrics_on_a_port_of_their_own(tmp_path: Path) -> None:
         # /readyz was asked while the server started; /healthz exactly three times.
         assert requests_of(seen, "/healthz", "GET", 200) == 3
         assert requests_of(seen, "unmatched", "GET", 404) == 1  # the /metrics above
+    finally:
+        stop_server(server)
+
+
+def test_a_killed_worker_s_counts_outlive_it(tmp_path: Path) -> None:
+    """uvicorn replaces a worker killed with SIGKILL; what the dead one had published stays
+    in the totals (its last second may be lost: here every snapshot is in before the kill)."""
+    server = start_server(
+        sqlite_url(tmp_path),
+        tmp_path / "server.log",
+        "--workers",
+        "2",
+        env={"TMPDIR": str(tmp_path)},
+    )
+    try:
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(5):
+                list(pool.map(lambda _: get(server.base_url, "/healthz", 200), range(40)))
+                sent += 40
+                time.sleep(1.5)
+                if len([share for share in worker_shares(tmp_path) if share]) == 2:
+                    break
+        snapshots = list(tmp_path.glob("tagfeed-metrics-*/*.json"))
+        assert len(snapshots) == 2
+        victim = int(snapshots[0].name.partition("-")[0])
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.glob("tagfeed-metrics-*/*.json"))) < 3:
+            assert time.monotonic() < deadline, "no worker replaced the killed one"
+            time.sleep(0.25)
+        seen = settle(
+            f"{server.base_url}/metrics",
+            lambda seen: requests_of(seen, "/healthz", "GET", 200) >= sent,
+        )
+        assert requests_of(seen, "/healthz", "GET", 200) == sent
     finally:
         stop_server(server)
