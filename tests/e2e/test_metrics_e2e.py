@@ -156,10 +156,15 @@ def test_metrics_off_answers_404(tmp_path: Path) -> None:
         stop_server(server)
 
 
-def test_metrics_on_a_port_of_their_own(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metrics_on_a_port_of_their_own(tmp_path: Path, workers: int) -> None:
     port = free_port()
     server: Server = start_server(
-        sqlite_url(tmp_path), tmp_path / "server.log", env={"TAGFEED_METRICS_PORT": str(port)}
+        sqlite_url(tmp_path),
+        tmp_path / "server.log",
+        "--workers",
+        str(workers),
+        env={"TAGFEED_METRICS_PORT": str(port), "TMPDIR": str(tmp_path)},
     )
     try:
         assert httpx.get(f"{server.base_url}/metrics").status_code == 404
@@ -173,7 +178,8 @@ def test_metrics_on_a_port_of_their_own(tmp_path: Path) -> None:
         assert requests_of(seen, "/healthz", "GET", 200) == 3
         assert requests_of(seen, "unmatched", "GET", 404) == 1  # the /metrics above
     finally:
-        stop_server(server)
+        assert stop_server(server)
+    assert not list(tmp_path.glob("tagfeed-metrics-*"))
 
 
 def test_a_killed_worker_s_counts_outlive_it(tmp_path: Path) -> None:

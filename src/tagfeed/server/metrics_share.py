@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,7 +29,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from tagfeed.metrics import GAUGE_MERGE
+from tagfeed.metrics import GAUGE_MERGE, METRICS
 
 DIR_VARIABLE: Final = "TAGFEED_METRICS_DIR"
 SNAPSHOT_INTERVAL_SECONDS: Final = 1.0
@@ -145,25 +145,22 @@ def _family(name: str, documentation: str, kind: str, values: dict[_Key, float])
 
 @contextmanager
 def metrics_for_serving(shared: bool, port: int | None, host: str) -> Iterator[None]:
-    """For ``tagfeed serve``'s lifetime: with ``shared`` (several processes or a metrics
-    port), a fresh directory named in ``TAGFEED_METRICS_DIR``; with ``port``, the merged
-    metrics served there by prometheus-client's own HTTP server, in a thread of this
-    (the supervising) process. The directory is removed when the server stops."""
-    if not shared and port is None:
-        yield
-        return
-    with tempfile.TemporaryDirectory(prefix="tagfeed-metrics-") as directory:
-        os.environ[DIR_VARIABLE] = directory
-        server = None
-        if port is not None:
+    """For ``tagfeed serve``'s lifetime: with ``shared`` (several processes), a fresh
+    directory named in ``TAGFEED_METRICS_DIR``, removed when the server stops. With
+    ``port``, the metrics served there by prometheus-client's own HTTP server in a thread
+    of this process: the workers' snapshots merged, or, with one process (uvicorn then
+    serves in this one), its own registry, live. (With one process uvicorn ends it by
+    re-raising SIGTERM, so nothing after ``yield`` runs then: no directory to leave.)"""
+    with ExitStack() as stack:
+        registry: Collector = METRICS.registry
+        if shared:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="tagfeed-metrics-"))
+            os.environ[DIR_VARIABLE] = directory
+            stack.callback(os.environ.pop, DIR_VARIABLE, None)
             registry = CollectorRegistry(auto_describe=False)
             registry.register(SharedMetrics(Path(directory)))
+        if port is not None:
             server, _ = start_http_server(port, addr=host, registry=registry)
-        try:
-            yield
-        finally:
-            if server is not None:
-                server.shutdown()
-                server.server_close()
-            with suppress(KeyError):
-                del os.environ[DIR_VARIABLE]
+            stack.callback(server.server_close)
+            stack.callback(server.shutdown)
+        yield
