@@ -45,7 +45,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_RUN    = $(BIN)/python -m bench.run --backend $(BACKEND) --workers $(WORKERS) \
                $(if $(MESSAGES),--messages $(MESSAGES)) $(BENCH_ARGS)
 
-.PHONY: bench bench-quick bench-tools
+.PHONY: bench bench-quick bench-ab bench-tools
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
@@ -75,6 +75,10 @@ bench: $(BENCH_STAMP) bench-tools  ## the full benchmark: report in bench/result
 
 bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the ratios (< 2 minutes)
 	$(BENCH_RUN) --quick
+
+# make bench-ab AB=TAGFEED_METRICS=false [BENCH_ARGS="--scenarios get_by_id --rounds 8"]
+bench-ab: $(STAMP) bench-tools  ## two servers, one with the setting AB, driven in turn (~2 min)
+	$(BIN)/python -m bench.ab $(AB) $(BENCH_ARGS)
 
 # -- fault tests (docs/reliability.md) ----------------------------------------------------
 # SIGKILL/SIGTERM under load, a PostgreSQL of their own stopped and locked, SQLite locked.

@@ -80,9 +80,8 @@ def _announce_when_listening(settings: Settings, host: str, port: int, workers: 
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from tagfeed.server.logs import configure_logging
+    from tagfeed.server.metrics_share import metrics_for_serving
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -101,6 +100,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         name="announce",
         daemon=True,
     ).start()
+    shared = settings.metrics and workers > 1  # a directory the processes' metrics meet in
+    with metrics_for_serving(shared, settings.metrics_port, host):
+        _run_uvicorn(settings, host, port, workers)
+    return 0
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "tagfeed.api.app:app_from_environment",
         factory=True,
@@ -119,7 +127,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.db_timeout) + 5,
     )
-    return 0
 
 
 def _migrate(settings: Settings, *, quiet: bool = False) -> int:

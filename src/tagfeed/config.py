@@ -63,6 +63,26 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Prometheus metrics (docs/metrics.md): at /metrics on the API's port, or, with a
+    # metrics port, only there (same host), kept off a port the public may reach.
+    metrics: bool = True
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _no_metrics_port(cls, raw: object) -> object:
+        return None if raw == "" else raw
+
+    @model_validator(mode="after")
+    def _metrics_port_usable(self) -> Self:
+        if self.metrics_port is not None and not self.metrics:
+            raise ValueError(
+                f"{ENV_PREFIX}METRICS_PORT set, but {ENV_PREFIX}METRICS is off: unset one"
+            )
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(f"{ENV_PREFIX}METRICS_PORT must differ from {ENV_PREFIX}PORT")
+        return self
+
     # Authentication (docs/api.md "Authentication", SECURITY.md).
     auth_mode: Literal["gateway", "jwt"] = "gateway"
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()

@@ -22,7 +22,8 @@ from tagfeed.page import page_routes
 from tagfeed.store.memory import MemoryStore
 
 # Routes that serve the document and its viewer, not the API it describes.
-NOT_IN_THE_DOCUMENT = {"/openapi.json", "/docs", "/docs/static"}
+# /metrics is for Prometheus, not for API clients (docs/metrics.md).
+NOT_IN_THE_DOCUMENT = {"/openapi.json", "/docs", "/docs/static", "/metrics"}
 
 
 def document(**settings: Any) -> dict[str, Any]:

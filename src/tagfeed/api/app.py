@@ -2,10 +2,12 @@
 import. The store opens in the lifespan and closes (draining queued writes) on shutdown."""
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,14 +20,17 @@ from starlette.types import ASGIApp
 from tagfeed.api.context import RequestContext
 from tagfeed.api.docs import docs_page, docs_static
 from tagfeed.api.endpoints import endpoints
+from tagfeed.api.metrics_route import metrics_route, metrics_source
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
 from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
 from tagfeed.auth.jwt_auth import JwtAuthenticator
 from tagfeed.config import Settings, settings_for_this_process
+from tagfeed.metrics import METRICS
 from tagfeed.page import page_routes
 from tagfeed.server.logs import configure_logging, flush_logs
+from tagfeed.server.metrics_share import DIR_VARIABLE
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
 from tagfeed.store.diagnosis import explain
@@ -68,13 +73,18 @@ def authenticator_for(settings: Settings) -> Authenticator:
     return GatewayAuthenticator(settings.trusted_proxies)
 
 
-def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings, store: Store | None = None, metrics_dir: Path | None = None
+) -> ASGIApp:
     """Build the ASGI app. ``store`` defaults to the one ``settings.database_url`` names;
-    tests pass their own. Migrations are not run here (see ``tagfeed.cli``)."""
+    tests pass their own. ``metrics_dir`` is the directory ``tagfeed serve`` shares among
+    its processes for ``/metrics`` (``server/metrics_share.py``). Migrations are not run
+    here (see ``tagfeed.cli``)."""
     configure_logging(settings.log_level)
     chosen_store = store if store is not None else store_from_settings(settings)
     table = endpoints(settings)
     openapi_body = encoder.encode(build_openapi(table, settings))
+    scrape, snapshots = metrics_source(METRICS, metrics_dir if settings.metrics else None)
     service = MessageService(
         chosen_store,
         max_text_length=settings.max_text_length,
@@ -85,14 +95,21 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
         await _check_database(chosen_store, settings)
-        purging = asyncio.create_task(
-            purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
-        )
+        background = [
+            asyncio.create_task(
+                purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
+            )
+        ]
+        if snapshots is not None:
+            background.append(asyncio.create_task(snapshots.publish()))
         try:
             yield
         finally:
-            purging.cancel()
+            for task in background:
+                task.cancel()
             await chosen_store.close()  # waits for queued writes to commit
+            if snapshots is not None:
+                snapshots.write()  # this process's last word, whatever the interval
             log.info("stopped")
             flush_logs()
 
@@ -108,6 +125,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
             Route("/docs", docs_page, methods=["GET"]),
             Mount("/docs/static", docs_static()),
             *page_routes(settings),
+            *([metrics_route(scrape)] if settings.metrics and not settings.metrics_port else []),
         ],
         exception_handlers=make_handlers(settings.retry_after_seconds),  # type: ignore[arg-type]
         lifespan=lifespan,
@@ -118,12 +136,13 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     app.state.settings = settings
     app.state.service = service
     app.state.authenticator = authenticator_for(settings)
-    return RequestContext(app)
+    return RequestContext(app, METRICS if settings.metrics else None)
 
 
 def app_from_environment() -> Any:
     """Factory for ``uvicorn --factory`` (``tagfeed serve``): the settings of this process
     (read once, ``config.py``), and the interpreter tuned for serving (``runtime.py``)."""
-    app = create_app(settings_for_this_process())
+    shared = os.environ.get(DIR_VARIABLE)
+    app = create_app(settings_for_this_process(), metrics_dir=Path(shared) if shared else None)
     tune_for_serving()
     return app

@@ -1,6 +1,7 @@
-"""Per-request context as plain ASGI middleware: a request id on every response and one
+"""Per-request context as plain ASGI middleware: a request id on every response, one
 structured log line per request (method, path, status, duration, request id, user id;
-never message texts, query values or secrets)."""
+never message texts, query values or secrets) and, with metrics on, the request's count
+and latency by route template (``tagfeed.metrics``)."""
 
 import random
 import re
@@ -10,8 +11,11 @@ from collections.abc import Iterable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tagfeed.metrics import UNMATCHED, Metrics
+
 _CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 log = structlog.get_logger("tagfeed.access")
+_REPLAYED = (b"idempotent-replayed", b"true")  # as routes.post_message marks a replay
 
 
 def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -24,8 +28,10 @@ def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
+        self.record = metrics.requests.record if metrics is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,23 +43,33 @@ class RequestContext:
         scope["tagfeed.request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500
+        record, metrics = self.record, self.metrics
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = message.get("headers", ())
+                if status == 201 and metrics is not None and _REPLAYED in headers:
+                    metrics.idempotent_replay()
+                message["headers"] = [*headers, header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=round(seconds * 1000, 3),
                 request_id=request_id,
                 user_id=scope.get("tagfeed.user_id"),
             )
+            if record is not None:
+                # Starlette's router leaves the matched route (or Mount) in the scope;
+                # its path is the template, e.g. /v1/messages/{message_id}.
+                route = scope.get("route")
+                record(UNMATCHED if route is None else route.path, scope["method"], status, seconds)

@@ -1,0 +1,221 @@
+"""Every Prometheus metric tagfeed exposes, declared here and nowhere else, with the small
+typed API the rest of the code records through (docs/metrics.md lists the names).
+
+Each process records into its own registry, in memory: a request costs a few dict and list
+operations, no lock and no file write (the multiprocess mode of prometheus-client writes an
+mmap'd file under a lock on every increment, which cost more than 5% of a GET). With
+``--workers N`` each process publishes its registry to a directory the server shares, and
+``/metrics`` merges them (``server/metrics_share.py``).
+
+The request metrics are kept by hand (``RequestMetrics``) because they are on every
+request's path; the rest are ordinary prometheus-client objects, which are thread-safe, so
+the SQLite writer thread may record from its own thread.
+"""
+
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# HTTP latency: tagfeed answers in a few ms; the top buckets catch the database timeout
+# (TAGFEED_DB_TIMEOUT, 5 s by default) and slow clients.
+REQUEST_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+# Database calls: SQLite reads on the event loop take tens of µs, commits a few ms.
+DB_BUCKETS: Final = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+)  # fmt: skip
+BATCH_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+
+# The `le` label of each bucket, +Inf last, as prometheus-client writes them.
+_LE: Final = (*(repr(bound) for bound in REQUEST_BUCKETS), "+Inf")
+
+UNMATCHED: Final = "unmatched"  # the route label of every path no route matches
+KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD: Final = "OTHER"  # any other method: a client cannot grow the label set
+
+GaugeMerge = Literal["sum", "max"]
+# How the gauges of several live processes combine (counters and histograms add up; the
+# gauges of a process that has died are dropped).
+GAUGE_MERGE: Final[dict[str, GaugeMerge]] = {
+    "tagfeed_sqlite_writer_queue_depth": "sum",
+    "tagfeed_postgres_pool_in_use": "sum",
+    "tagfeed_postgres_pool_size": "sum",
+    "tagfeed_streams_open": "sum",
+    # A reducer's figures are the same wherever it runs; the furthest behind alerts.
+    "tagfeed_reducer_position": "max",
+    "tagfeed_reducer_head": "max",
+    "tagfeed_reducer_lag_events": "max",
+}
+
+
+class _Series:
+    """The requests of one (route, method): counts by status and the latency histogram,
+    buckets not cumulative (made so when collected)."""
+
+    __slots__ = ("buckets", "by_status", "seconds")
+
+    def __init__(self) -> None:
+        self.by_status: dict[int, int] = {}
+        self.buckets = [0] * (len(REQUEST_BUCKETS) + 1)  # the last one is +Inf
+        self.seconds = 0.0
+
+
+class RequestMetrics(Collector):
+    """``tagfeed_http_requests_total{route,method,status}`` and
+    ``tagfeed_http_request_duration_seconds{route,method}``. ``record`` runs on the event
+    loop after each response; its series are made once per (route, method) and found by
+    two dict lookups, so a request allocates nothing here but the float it adds."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, dict[str, _Series]] = {}
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        by_method = self._series.get(route)
+        if by_method is None:
+            by_method = self._series[route] = {}
+        series = by_method.get(method)
+        if series is None:
+            if method not in KNOWN_METHODS:
+                method = OTHER_METHOD
+            series = by_method.setdefault(method, _Series())
+        by_status = series.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+        series.buckets[bisect_left(REQUEST_BUCKETS, seconds)] += 1
+        series.seconds += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily(
+            "tagfeed_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            labels=("route", "method", "status"),
+        )
+        durations = HistogramMetricFamily(
+            "tagfeed_http_request_duration_seconds",
+            "Time from the request's arrival in the app to the end of its response.",
+            labels=("route", "method"),
+        )
+        for route, by_method in list(self._series.items()):
+            for method, series in list(by_method.items()):
+                for status, count in list(series.by_status.items()):
+                    requests.add_metric((route, method, str(status)), count)
+                cumulative, buckets = 0, []
+                for le, count in zip(_LE, series.buckets, strict=True):
+                    cumulative += count
+                    buckets.append((le, float(cumulative)))
+                durations.add_metric((route, method), buckets, series.seconds)
+        return [requests, durations]
+
+
+class Metrics:
+    """One process's metrics and the calls that record them. Use the module-level
+    ``METRICS`` (and the functions bound to it below); tests make their own."""
+
+    def __init__(self) -> None:
+        # `_created` series: noise on dashboards, and meaningless once merged.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry()
+        self.requests = RequestMetrics()
+        self.registry.register(self.requests)
+        r = self.registry
+        self.replays = Counter(
+            "tagfeed_idempotent_replays",
+            "POSTs answered with the stored answer of an earlier one (same Idempotency-Key).",
+            registry=r,
+        )
+        self.db_seconds = Histogram(
+            "tagfeed_db_call_duration_seconds",
+            "Time of one call to the store, by operation, failed calls included.",
+            ("op",),
+            buckets=DB_BUCKETS,
+            registry=r,
+        )
+        self.db_errors = Counter(
+            "tagfeed_db_call_errors",
+            "Calls to the store that failed, by operation.",
+            ("op",),
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "tagfeed_sqlite_writer_batch_size",
+            "Units of work the SQLite writer committed together (group commit).",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "tagfeed_sqlite_writer_queue_depth",
+            "Units of work waiting for the SQLite writer when it took its last batch.",
+            registry=r,
+        )
+        self.pool_in_use = Gauge(
+            "tagfeed_postgres_pool_in_use", "PostgreSQL connections lent out.", registry=r
+        )
+        self.pool_size = Gauge(
+            "tagfeed_postgres_pool_size", "PostgreSQL connections the pool may open.", registry=r
+        )
+        self.streams = Gauge("tagfeed_streams_open", "Open live streams (SSE).", registry=r)
+        self.positions = Gauge(
+            "tagfeed_reducer_position",
+            "The last event a reducer folded.",
+            ("reducer",),
+            registry=r,
+        )
+        self.heads = Gauge(
+            "tagfeed_reducer_head",
+            "The last event in the log, as a reducer last saw it.",
+            ("reducer",),
+            registry=r,
+        )
+        self.lags = Gauge(
+            "tagfeed_reducer_lag_events",
+            "Events a reducer has yet to fold.",
+            ("reducer",),
+            registry=r,
+        )
+
+    def record_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.record(route, method, status, seconds)
+
+    def idempotent_replay(self) -> None:
+        self.replays.inc()
+
+    def observe_db_call(self, op: str, seconds: float, ok: bool) -> None:
+        """One call to the store: ``op`` from a small fixed set (the port's method names),
+        never anything a client chose."""
+        self.db_seconds.labels(op).observe(seconds)
+        if not ok:
+            self.db_errors.labels(op).inc()
+
+    def writer_batch(self, size: int, queue_depth: int) -> None:
+        self.batch_size.observe(size)
+        self.queue_depth.set(queue_depth)
+
+    def pool_usage(self, in_use: int, size: int) -> None:
+        self.pool_in_use.set(in_use)
+        self.pool_size.set(size)
+
+    def streams_open(self, delta: int) -> None:
+        self.streams.inc(delta)
+
+    def reducer_position(self, name: str, position: int, head: int) -> None:
+        """A reducer folded up to ``position`` while the log ended at ``head``."""
+        self.positions.labels(name).set(position)
+        self.heads.labels(name).set(head)
+        self.lags.labels(name).set(max(head - position, 0))
+
+
+METRICS: Final = Metrics()
+
+# The API the storage layer, the streams and the reducers call (docs/metrics.md says where).
+record_request = METRICS.record_request
+idempotent_replay = METRICS.idempotent_replay
+observe_db_call = METRICS.observe_db_call
+writer_batch = METRICS.writer_batch
+pool_usage = METRICS.pool_usage
+streams_open = METRICS.streams_open
+reducer_position = METRICS.reducer_position
