@@ -6,7 +6,9 @@ The batch's counter increments, aggregated in Python, are copied into a temporar
 one statement at the end folds them into ``message_counts``, in key order. So the
 counter rows are locked only for that last statement, in the order the server's own
 writes lock them (no deadlock with posts arriving meanwhile), and the counters commit
-with the messages. Nothing is visible to anyone before the final COMMIT.
+with the messages. The events are staged too and appended at the end, after taking the
+log's head lock: posts wait for the import only during that last part, and the import's
+positions still commit in order. Nothing is visible to anyone before the final COMMIT.
 """
 
 from collections.abc import Iterable
@@ -16,10 +18,13 @@ from functools import lru_cache
 import asyncpg
 
 from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections, duplicate_indexes
-from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.lines import Fields
 from tagfeed.bulk.prefetch import read_ahead
+from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
+from tagfeed.domain.model import Message
+from tagfeed.reducers.counts import fold_micros
+from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.postgres import asyncpg_dsn
 
@@ -30,6 +35,24 @@ CREATE TEMPORARY TABLE import_counts (
     n bigint NOT NULL
 ) ON COMMIT DROP
 """
+_STAGE_EVENTS = """
+CREATE TEMPORARY TABLE import_events (
+    ord bigserial, event_id uuid NOT NULL, payload text NOT NULL
+) ON COMMIT DROP
+"""
+# Under the head's row lock until COMMIT, as every append (store/postgres.py).
+_APPEND_EVENTS = """
+WITH staged AS (SELECT count(*) AS n FROM import_events),
+head AS (
+    UPDATE event_head SET position = position + staged.n FROM staged WHERE id = 1
+    RETURNING position - staged.n AS base
+)
+INSERT INTO events (position, event_id, type, version, payload, recorded_at)
+SELECT head.base + row_number() OVER (ORDER BY ord), event_id, $1, $2, payload::json,
+       clock_timestamp()
+FROM head, import_events
+"""
+_NOTIFY = "SELECT pg_notify('tagfeed_events', position::text) FROM event_head WHERE id = 1"
 _FOLD_COUNTS = """
 INSERT INTO message_counts AS c (tag, span, start, slot, n)
 SELECT tag, span, start, 0, sum(n) FROM import_counts
@@ -57,6 +80,7 @@ async def _duplicates(conn: asyncpg.Connection, batch: Batch) -> set[int]:
 
 
 CountRecord = tuple[str, int, datetime, int]  # a row of import_counts
+EventRecord = tuple[str, str]  # a row of import_events: event id, payload
 
 
 def _counts(rows: list[Fields]) -> list[CountRecord]:
@@ -64,12 +88,20 @@ def _counts(rows: list[Fields]) -> list[CountRecord]:
     reader thread, so that the loading thread only talks to the server."""
     return [
         (tag, span, _instant(start), n)
-        for tag, span, start, n in counter_rows((r[2], epoch_micros(r[4])) for r in rows)
+        for tag, span, start, n in fold_micros((r[2], epoch_micros(r[4])) for r in rows)
     ]
 
 
+def _events(rows: list[Fields]) -> list[EventRecord]:
+    return [(r[0], message_payload(Message(*r)).decode()) for r in rows]
+
+
 async def _store(
-    conn: asyncpg.Connection, batch: Batch, counts: list[CountRecord], rejections: Rejections
+    conn: asyncpg.Connection,
+    batch: Batch,
+    counts: list[CountRecord],
+    events: list[EventRecord],
+    rejections: Rejections,
 ) -> int:
     """Copy the batch into ``messages`` and its counts into ``import_counts``; return how
     many messages were stored."""
@@ -85,8 +117,12 @@ async def _store(
                 rejections.reject(batch.numbers[index], DUPLICATE_ID)
             batch = batch.without(dropped)
             counts = _counts(batch.rows)
+            events = _events(batch.rows)
         else:
             await conn.copy_records_to_table("import_counts", records=counts)
+            await conn.copy_records_to_table(
+                "import_events", records=events, columns=("event_id", "payload")
+            )
             return len(batch.rows)
     return 0
 
@@ -101,10 +137,12 @@ async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: 
     stored = 0
     async with conn.transaction():
         await conn.execute(_STAGE_COUNTS)
+        await conn.execute(_STAGE_EVENTS)
         # Parsing on the reader thread overlaps the server's work on the batch before.
-        with read_ahead((batch, _counts(batch.rows)) for batch in batches) as ready:
-            for batch, counts in ready:
-                stored += await _store(conn, batch, counts, rejections)
+        prepared = ((b, _counts(b.rows), _events(b.rows)) for b in batches)
+        with read_ahead(prepared) as ready:
+            for batch, counts, events in ready:
+                stored += await _store(conn, batch, counts, events, rejections)
         # Room to sort the staged rows in memory (a million messages stage about as many
         # rows; the default 4 MB would spill them to disk), and one sort serving both the
         # grouping and the key order instead of a hash aggregate followed by a sort.
@@ -113,6 +151,8 @@ async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: 
         await conn.execute(_FOLD_COUNTS)
         # Counts of closed periods changed: servers drop what they cached of them.
         await conn.execute(_BUMP_GENERATION)
+        await conn.execute(_APPEND_EVENTS, MESSAGE_POSTED, MESSAGE_POSTED_VERSION)
+        await conn.execute(_NOTIFY)
     return stored
 
 

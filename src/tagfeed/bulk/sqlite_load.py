@@ -10,21 +10,17 @@ their timeout) meanwhile; reads go on, as WAL allows.
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import msgspec
 
 from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections, duplicate_indexes
-from tagfeed.bulk.counting import counter_rows
 from tagfeed.bulk.prefetch import read_ahead
+from tagfeed.domain.events import MessagePosted
+from tagfeed.domain.model import Message
+from tagfeed.store import sqlite_log
 from tagfeed.store.errors import StoreUnavailable
-from tagfeed.store.sqlite import (
-    BUMP_COUNTERS,
-    INSERT_ROWS,
-    StoredRow,
-    row_from_message,
-    sqlite_path,
-    translate_error,
-)
+from tagfeed.store.sqlite import sqlite_path, translate_error
 
 _EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 BUMP_GENERATION = (
@@ -40,46 +36,42 @@ _encode = msgspec.json.Encoder().encode
 
 @dataclass(frozen=True, slots=True)
 class _Ready:
-    """A batch as the statements take it, made on the reader thread so that the loading
-    thread does nothing but run SQL."""
+    """A batch as the statement takes it (``sqlite_log.prepare``), made on the reader
+    thread so that the loading thread does nothing but run SQL."""
 
     batch: Batch
-    rows: list[StoredRow]
-    rows_json: bytes
-    counters_json: bytes
+    prepared: tuple[bytes, bytes, bytes]
 
 
-def _ready(batch: Batch, rows: list[StoredRow] | None = None) -> _Ready:
-    if rows is None:
-        rows = [row_from_message(fields) for fields in batch.rows]
-    counters = counter_rows((row[2], row[4]) for row in rows)
-    return _Ready(batch, rows, _encode(rows), _encode(counters))
+def _ready(batch: Batch, now: datetime) -> _Ready:
+    posted = [MessagePosted(Message(*fields)) for fields in batch.rows]
+    return _Ready(batch, sqlite_log.prepare(posted, now))
 
 
-def _duplicates(conn: sqlite3.Connection, rows: list[StoredRow]) -> set[int]:
+def _duplicates(conn: sqlite3.Connection, batch: Batch) -> set[int]:
     """Indexes of the rows whose id is already stored or appears earlier in the batch."""
-    ids = [row[0] for row in rows]
+    ids = [row[0] for row in batch.rows]
     return duplicate_indexes(ids, {found for (found,) in conn.execute(_EXISTING, (_encode(ids),))})
 
 
-def _store(conn: sqlite3.Connection, ready: _Ready, rejections: Rejections) -> int:
-    """Insert a batch and bump its counters; return how many messages were stored. A
-    duplicate id fails the insert (SQLite undoes just that statement): the duplicates
-    are found, rejected, and the rest inserted again."""
-    while ready.rows:
+def _store(
+    conn: sqlite3.Connection, ready: _Ready, head: int, now: datetime, rejections: Rejections
+) -> int:
+    """Append a batch's events after ``head`` with their messages and counters; return
+    how many were appended. A duplicate id fails the statement (SQLite undoes just
+    that statement): the duplicates are found, rejected, and the rest appended again."""
+    while ready.batch.rows:
         try:
-            conn.execute(INSERT_ROWS, (ready.rows_json,))
+            conn.execute(sqlite_log.APPLY, (head, *ready.prepared))
         except sqlite3.IntegrityError:
-            dropped = _duplicates(conn, ready.rows)
+            dropped = _duplicates(conn, ready.batch)
             if not dropped:
                 raise
             for index in sorted(dropped):
                 rejections.reject(ready.batch.numbers[index], DUPLICATE_ID)
-            kept = [row for index, row in enumerate(ready.rows) if index not in dropped]
-            ready = _ready(ready.batch.without(dropped), kept)
+            ready = _ready(ready.batch.without(dropped), now)
         else:
-            conn.execute(BUMP_COUNTERS, (ready.counters_json,))
-            return len(ready.rows)
+            return len(ready.batch.rows)
     return 0
 
 
@@ -97,12 +89,17 @@ def load_sqlite(
     try:
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        for statement in sqlite_log.APPLY_SETUP:
+            conn.execute(statement)
         conn.execute("BEGIN IMMEDIATE")
+        head = sqlite_log.head(conn)
+        now = datetime.now(UTC)
         stored = 0
         try:
-            with read_ahead(map(_ready, batches)) as ready:
+            with read_ahead(_ready(batch, now) for batch in batches) as ready:
                 for each in ready:
-                    stored += _store(conn, each, rejections)
+                    appended = _store(conn, each, head + stored, now, rejections)
+                    stored += appended
             # Counts of closed periods changed: servers drop what they cached of them.
             conn.execute(BUMP_GENERATION)
             conn.execute("COMMIT")

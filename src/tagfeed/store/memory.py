@@ -1,12 +1,15 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.counting import Piece, floor_to
+from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, StoredEvent
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.store.codec import message_payload
+from tagfeed.store.head import HeadWatch
 from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 
@@ -21,6 +24,8 @@ class MemoryStore:
         self.messages: dict[str, Message] = {}
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
         self.generation = 0  # tests bump it to stand for an import
+        self.events: list[StoredEvent] = []
+        self._watch = HeadWatch()
 
     async def open(self) -> None:
         pass
@@ -36,8 +41,23 @@ class MemoryStore:
                 work.held_by = held
                 return
             self.keys[record.user_id, record.key] = record
-        for message in work.new_messages:
+        now = datetime.now(UTC)
+        for event in work.events:
+            message = event.message
+            position = len(self.events) + 1
+            self.events.append(
+                StoredEvent(
+                    position,
+                    message.id,
+                    MESSAGE_POSTED,
+                    MESSAGE_POSTED_VERSION,
+                    message_payload(message),
+                    now,
+                )
+            )
+            work.positions.append(position)
             self.messages[message.id] = message
+        self._watch.advance(len(self.events))
 
     async def counters_generation(self) -> int:
         return self.generation
@@ -85,3 +105,15 @@ class MemoryStore:
 
     async def ping(self) -> None:
         pass
+
+    async def head(self) -> int:
+        return len(self.events)
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        return self.events[after : after + limit]
+
+    def seen_head(self) -> int:
+        return self._watch.seen
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        return await self._watch.wait_beyond(after, within)

@@ -4,6 +4,11 @@ Writes go through a unit of work, an explicit transaction: what is added to it i
 written atomically by ``commit()``, and discarded if the block is left without
 committing (including by an exception). Reads are plain queries over tables built for
 reading.
+
+Every write appends events to the log (``docs/events.md``): the unit of work's events
+are what the store appends, together with what the inline reducers make of them
+(the messages view and the counts), so a read that starts after ``commit()`` returned
+sees the post. Positions number the log without gaps, in commit order.
 """
 
 from collections.abc import AsyncIterator, Sequence
@@ -13,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from tagfeed.domain.counting import Piece
-from tagfeed.domain.events import MessagePosted
+from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
@@ -40,21 +45,29 @@ class Claim:
     not_before: datetime
 
 
+__all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
+
+
 class UnitOfWork:
-    """Collects the writes of one command; a store's ``apply`` applies them atomically."""
+    """Collects the events of one command; a store's ``apply`` appends them to the log
+    atomically, with their effects on the inline views."""
 
     def __init__(self, store: "Store") -> None:
         self._store = store
-        self.new_messages: list[Message] = []
         self.events: list[MessagePosted] = []
         self.claim: Claim | None = None
         # Set by commit when the claimed key was already held: then nothing was written.
         self.held_by: IdempotencyRecord | None = None
+        # Set by commit: the log positions of ``events``, in order.
+        self.positions: list[int] = []
         self.committed = False
         self.closed = False
 
+    @property
+    def new_messages(self) -> list[Message]:
+        return [event.message for event in self.events]
+
     def add_message(self, message: Message) -> None:
-        self.new_messages.append(message)
         self.events.append(MessagePosted(message))
 
     def claim_key(self, record: IdempotencyRecord, not_before: datetime) -> None:
@@ -73,7 +86,6 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         """Forget everything added; the database never saw it."""
-        self.new_messages.clear()
         self.events.clear()
         self.claim = None
 
@@ -88,7 +100,8 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def apply(self, work: UnitOfWork) -> None:
-        """Write a unit of work atomically and durably."""
+        """Append a unit of work's events, with their effects on the inline views (and
+        its idempotency record), atomically and durably; set ``work.positions``."""
 
     async def get(self, message_id: str) -> Message | None: ...
 
@@ -117,6 +130,27 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Return when the database answers a trivial query; raise otherwise."""
+
+    # -- the log (docs/events.md) ---------------------------------------------------------
+
+    async def head(self) -> int:
+        """The last committed position of the log (0 when it is empty)."""
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` committed events with positions above ``after``, in position
+        order. Positions have no gaps: calling again with the last position read never
+        skips an event, even one whose transaction was still running."""
+
+    def seen_head(self) -> int:
+        """The highest position this process knows to be committed (its own appends,
+        and positions it read), without a query: every read started afterwards
+        reflects at least that position. 0 before it knows any."""
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        """Return the known head once it passes ``after``, or after ``within`` seconds
+        whatever it is. Woken in-process by this process's appends; SQLite also reads
+        the head every half second (appends by other processes), PostgreSQL listens
+        for the appends' NOTIFY on channel ``tagfeed_events``."""
 
 
 @asynccontextmanager

@@ -11,34 +11,63 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import asyncpg
 
-from tagfeed.domain.counting import ALL_TAGS, Piece, counter_deltas
+from tagfeed.domain.counting import ALL_TAGS, Piece
+from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, StoredEvent
 from tagfeed.domain.idempotency import RequestInFlight
+from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.reducers import counts, messages
+from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
+from tagfeed.store.head import HeadWatch
 from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 T = TypeVar("T")
 
 _COLUMNS = "id::text, text, tag, user_id, created_at"
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = $1::uuid"
-# One statement, so one round trip and an implicit transaction: the messages and the
-# counters that count them commit together or not at all. Counter keys arrive sorted, so
-# concurrent writers lock counter rows in the same order and cannot deadlock.
-_WRITE = """
-WITH stored AS (
+# One statement, so one round trip and an implicit transaction: the events, the messages
+# view and the counters that count them commit together or not at all.
+#
+# Positions: ``head`` takes the row lock of ``event_head`` first (every other part reads
+# from it, and the final SELECT runs it before them) and holds it until commit, so
+# appends are serialised and commit in position order: a position never becomes visible
+# after a higher one (docs/architecture.md, "The event log"). Counter keys arrive sorted,
+# so concurrent writers lock counter rows in the same order and cannot deadlock.
+# NOTIFY is delivered at commit, in commit order, to whoever LISTENs.
+_APPEND = """
+WITH head AS (
+    UPDATE event_head SET position = position + $11 WHERE id = 1
+    RETURNING position - $11 AS base
+), appended AS (
+    INSERT INTO events (position, event_id, type, version, payload, recorded_at)
+    SELECT head.base + e.ord, e.id, $13, $14, e.payload::json, clock_timestamp()
+    FROM head, unnest($1::uuid[], $12::text[]) WITH ORDINALITY AS e (id, payload, ord)
+), stored AS (
     INSERT INTO messages (id, text, tag, user_id, created_at)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    SELECT m.* FROM head,
+        unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS m
+), counted AS (
+    INSERT INTO message_counts AS c (tag, span, start, slot, n)
+    SELECT k.* FROM head,
+        unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[]) AS k
+    ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
 )
-INSERT INTO message_counts AS c (tag, span, start, slot, n)
-SELECT * FROM unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[])
-ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
+SELECT base, pg_notify('tagfeed_events', (base + $11)::text) FROM head
 """
+HEAD_QUERY = "SELECT position FROM event_head WHERE id = 1"
+READ_EVENTS = """
+SELECT position, event_id::text, type, version, payload::text, recorded_at FROM events
+WHERE position > $1 ORDER BY position LIMIT $2
+"""
+NOTIFY_CHANNEL = "tagfeed_events"
 _LOCK_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
 _FIND_KEY = (
     "SELECT fingerprint, status, location, body, created_at FROM idempotency_keys"
@@ -58,6 +87,9 @@ DELETE FROM idempotency_keys WHERE ctid IN
 # Writers pick one of these rows per counter at random, so posts to one hot tag do not
 # all queue on one row lock; readers sum over them.
 COUNTER_SLOTS = 8
+
+# Counter starts recur from post to post: convert each once.
+_instant = lru_cache(maxsize=4096)(from_epoch_micros)
 
 # Errors after which the same request may succeed later: the server is down, restarting,
 # refusing connections, or cancelled our statement for taking too long.
@@ -178,6 +210,8 @@ class PostgresStore:
         self._timeout = timeout
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._watch = HeadWatch()
+        self._listener: asyncpg.Connection | None = None
 
     async def open(self) -> None:
         self._pool = asyncpg.create_pool(
@@ -192,6 +226,9 @@ class PostgresStore:
         await self._pool  # with min_size=0 this connects to nothing
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close(timeout=self._timeout)
+            self._listener = None
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), self._timeout)
@@ -227,26 +264,37 @@ class PostgresStore:
             return await call(conn)
 
     async def apply(self, work: UnitOfWork) -> None:
-        messages = work.new_messages
-        if not messages and work.claim is None:
+        posted = work.events
+        if not posted and work.claim is None:
             return
+        rows = messages.fold(posted)
         slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
-        counters = sorted(counter_deltas(messages).items())
+        increments = sorted(counts.fold(posted))
         params = [
-            [m.id for m in messages],
-            [m.text for m in messages],
-            [m.tag for m in messages],
-            [m.user_id for m in messages],
-            [m.created_at for m in messages],
-            [tag for (tag, _, _), _ in counters],
-            [int(span.total_seconds()) for (_, span, _), _ in counters],
-            [start for (_, _, start), _ in counters],
-            [slot] * len(counters),
-            [n for _, n in counters],
+            [m.id for m in rows],
+            [m.text for m in rows],
+            [m.tag for m in rows],
+            [m.user_id for m in rows],
+            [m.created_at for m in rows],
+            [tag for tag, _, _, _ in increments],
+            [span for _, span, _, _ in increments],
+            [_instant(start) for _, _, start, _ in increments],
+            [slot] * len(increments),
+            [n for _, _, _, n in increments],
+            len(posted),
+            [message_payload(e.message).decode() for e in posted],
+            MESSAGE_POSTED,
+            MESSAGE_POSTED_VERSION,
         ]
+
+        async def append(conn: asyncpg.Connection) -> None:
+            base: int = await conn.fetchval(_APPEND, *params)
+            work.positions = list(range(base + 1, base + 1 + len(posted)))
+            self._watch.advance(base + len(posted))
+
         claim = work.claim
         if claim is None:
-            await self._run(lambda conn: conn.execute(_WRITE, *params))
+            await self._run(append)
             return
 
         async def write_once(conn: asyncpg.Connection) -> None:
@@ -258,9 +306,11 @@ class PostgresStore:
                 row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
                 if row is not None and row["created_at"] >= claim.not_before:
                     work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
+                    # The replay reflects the log at least as far as the head now.
+                    self._watch.advance(await conn.fetchval(HEAD_QUERY))
                     return
-                if messages:
-                    await conn.execute(_WRITE, *params)
+                if posted:
+                    await append(conn)
                 await conn.execute(
                     _SAVE_KEY,
                     record.user_id,
@@ -308,3 +358,48 @@ class PostgresStore:
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
+
+    # -- the log -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        position = int(await self._run(lambda conn: conn.fetchval(HEAD_QUERY)))
+        self._watch.advance(position)
+        return position
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        rows: list[Any] = await self._run(lambda conn: conn.fetch(READ_EVENTS, after, limit))
+        events = [
+            StoredEvent(row[0], row[1], row[2], row[3], row[4].encode(), row[5]) for row in rows
+        ]
+        if events:
+            self._watch.advance(events[-1].position)
+        return events
+
+    def seen_head(self) -> int:
+        return self._watch.seen
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        await self._listen()
+        if self._watch.seen <= after:
+            await self.head()  # appended before we listened, or by anyone while we did not
+        remaining = deadline - loop.time()
+        if self._watch.seen <= after and remaining > 0:
+            await self._watch.wait_beyond(after, remaining)
+        return self._watch.seen
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        self._watch.advance(int(payload))
+
+    async def _listen(self) -> None:
+        """A connection of its own, outside the pool, LISTENing for appends (made on
+        first use; made again if it was lost)."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
+            await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            self._listener = None
+            raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc

@@ -3,9 +3,12 @@
 One writer thread owns the only writing connection and commits concurrent units of work
 together (group commit): it drains whatever is queued and pays for one COMMIT (and with
 ``synchronous=FULL`` one fsync) per batch; a unit that fails is rolled back alone (see
-``_write_batch``). A unit is acknowledged only after that COMMIT returns. Reads run on a
-small thread pool, each thread with its own read-only connection; WAL lets them proceed
-while the writer writes. A progress handler aborts any statement that outlives the timeout.
+``_write_batch``). A unit is acknowledged only after that COMMIT returns. Each unit's
+events are appended to the log in that transaction, with what the inline reducers
+(messages, counts) make of them. Reads that touch few rows run on the event loop's own
+read-only connection, others on a small thread pool, each thread with its own; WAL lets
+them proceed while the writer writes. A progress handler aborts any statement that
+outlives the timeout.
 """
 
 import asyncio
@@ -17,43 +20,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import msgspec
-
 from tagfeed.domain.counting import ALL_TAGS, Piece
+from tagfeed.domain.events import StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.store import sqlite_log
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
+from tagfeed.store.head import HeadWatch
 from tagfeed.store.port import IdempotencyRecord, UnitOfWork
 
 T = TypeVar("T")
-_encode = msgspec.json.Encoder().encode
 Row = tuple[Any, ...]
 
 MAX_BATCH = 512
 _COLUMNS = "id, text, tag, user_id, created_at"
-_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-# Many rows in one statement (the writer's batches, bulk import): the rows travel as one
-# JSON array that SQLite unpacks in C, inside a single sqlite3_step that runs without
-# the GIL. executemany releases and retakes the GIL on every row, and each retake waits
-# for the thread that holds it (the event loop, the import's parser) to yield it, up to
-# the switch interval. Rows go in sorted by (tag, created_at), the table's own order, so
-# that consecutive inserts land on the same pages (measured: 10-20% less time).
-INSERT_ROWS = (
-    f"INSERT INTO messages ({_COLUMNS})"
-    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
-    " ORDER BY 3, 5"
-)
-BUMP_COUNTERS = (
-    "INSERT INTO message_counts (tag, span, start, slot, n)"
-    " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each(?)"
-    " WHERE true ORDER BY 1, 2, 3"  # WHERE: lets SQLite parse the ON CONFLICT below
-    " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
-)
 _FIND_KEY = (
     "SELECT fingerprint, status, location, created_at, body FROM idempotency_keys"
     " WHERE user_id = ? AND key = ?"
@@ -65,8 +50,13 @@ _PURGE_KEYS = (
     " (SELECT user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)"
 )
 _GENERATION = "SELECT coalesce(max(generation), 0) FROM counter_generation"
-_PROGRESS_STEPS = 1000
-_INLINE_BUSY_MS = 50  # VM instructions between deadline checks: microseconds of work
+_PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
+# How long a read on the event loop's own connection waits for a lock before it moves
+# to the pool, which waits up to the timeout: the loop must not stall for longer.
+_INLINE_BUSY_MS = 50
+# How often a wait for the head also reads it from the file: appends by other processes
+# (``--workers``, an import) send no in-process signal.
+_HEAD_RECHECK_SECONDS = 0.5
 
 
 def sqlite_path(url: str) -> str:
@@ -77,18 +67,9 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
-StoredRow = tuple[str, str, str, str, int]  # a message as the table holds it
-
-
 def message_from_row(row: Row) -> Message:
     """The message of a ``messages`` row (its columns in ``_COLUMNS`` order)."""
     return Message(row[0], row[1], row[2], row[3], from_epoch_micros(row[4]))
-
-
-def row_from_message(message: tuple[str, str, str, str, datetime]) -> StoredRow:
-    """A message (or the same five fields as a plain tuple) as the table holds it:
-    ``created_at`` in microseconds since the epoch."""
-    return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
 
 
 def _where(where: MessageFilter) -> tuple[list[str], list[object]]:
@@ -130,26 +111,6 @@ def _floor_sql(micros: str, step_us: int) -> str:
     return f"{micros} - ({micros} % {step_us} + {step_us}) % {step_us}"
 
 
-def _count_row(tag: str, span: timedelta) -> str:
-    step_us = _micros(span)
-    return f"({tag}, {int(span.total_seconds())}, {_floor_sql('NEW.created_at', step_us)}, 0, 1)"
-
-
-# The writer's connection keeps the counters (hour and day, the tag's and all tags') in
-# the statement that inserts the messages. TEMP: it exists for that connection only;
-# the bulk loaders fold their counters themselves, a batch at a time.
-_COUNT_ON_INSERT = (
-    "CREATE TEMP TRIGGER IF NOT EXISTS count_on_insert AFTER INSERT ON main.messages BEGIN"
-    " INSERT INTO message_counts (tag, span, start, slot, n) VALUES "
-    + ", ".join(
-        _count_row(tag, span)
-        for tag in ("NEW.tag", f"'{ALL_TAGS}'")
-        for span in (timedelta(hours=1), timedelta(days=1))
-    )
-    + " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + 1; END"
-)
-
-
 def pieces_query(tag: str | None, pieces: Sequence[Piece]) -> tuple[str, list[object]]:
     """One statement summing every piece: raw pieces count messages, others sum counters."""
     parts: list[str] = []
@@ -182,8 +143,7 @@ def series_query(
             " WHERE tag = ? AND span = ? AND start >= ? AND start < ? GROUP BY start",
             [ALL_TAGS if tag is None else tag, int(step.total_seconds()), *bounds],
         )
-    size = _micros(step)
-    floor = f"created_at - ((created_at % {size}) + {size}) % {size}"
+    floor = _floor_sql("created_at", _micros(step))
     where = "created_at >= ? AND created_at < ?"
     params: list[object] = bounds
     if tag is not None:
@@ -203,11 +163,11 @@ def translate_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"SQLite error: {exc}")
 
 
-def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
-    """Write one unit inside the caller's savepoint, unless its idempotency key is
-    already held: then nothing is written and ``work.held_by`` tells by what. Units run
-    one after another on the writer's connection, so a key claimed earlier in the same
-    batch is seen here too."""
+def _write_unit(conn: sqlite3.Connection, work: UnitOfWork, head: int, now: datetime) -> int:
+    """Write one unit inside the caller's savepoint, its events after ``head``; return
+    how many it appended. Unless its idempotency key is already held: then nothing is
+    written and ``work.held_by`` tells by what. Units run one after another on the
+    writer's connection, so a key claimed earlier in the same batch is seen here too."""
     claim = work.claim
     if claim is not None:
         record = claim.record
@@ -222,8 +182,8 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
                 row[4],
                 from_epoch_micros(row[3]),
             )
-            return
-    conn.executemany(_INSERT, [row_from_message(m) for m in work.new_messages])
+            return 0
+    conn.execute(sqlite_log.APPLY, sqlite_log.apply_params(head, work.events, now))
     if claim is not None:
         record = claim.record
         conn.execute(
@@ -238,6 +198,7 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
                 epoch_micros(record.created_at),
             ),
         )
+    return len(work.events)
 
 
 @dataclass(slots=True)
@@ -247,7 +208,11 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
 
 
-def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
+Outcome = tuple[_Pending, BaseException | None]
+
+
+def _settle(outcomes: list[Outcome], watch: HeadWatch, head: int) -> None:
+    watch.advance(head)
     for pending, error in outcomes:
         if pending.future.done():  # the waiter gave up (timeout or cancellation)
             continue
@@ -257,14 +222,13 @@ def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
             pending.future.set_exception(error)
 
 
-def _wake(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
-    """Settle a batch's futures with one wake-up per event loop: each
-    call_soon_threadsafe costs a write to the loop's self-pipe."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, BaseException | None]]] = {}
-    for outcome in outcomes:
-        by_loop.setdefault(outcome[0].loop, []).append(outcome)
-    for loop, settled in by_loop.items():
-        loop.call_soon_threadsafe(_settle, settled)
+def _give_positions(live: list[_Pending], head: int) -> int:
+    """Number each unit's events from ``head`` on, in batch order; the new head."""
+    for pending in live:
+        count = len(pending.work.events)
+        pending.work.positions = list(range(head + 1, head + 1 + count))
+        head += count
+    return head
 
 
 class SQLiteStore:
@@ -280,6 +244,8 @@ class SQLiteStore:
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._inline_conn: sqlite3.Connection | None = None
+        self._head: int | None = None  # the last position appended; the writer's own
+        self._watch = HeadWatch()
 
     # -- connections -------------------------------------------------------------------
 
@@ -336,6 +302,15 @@ class SQLiteStore:
         except TimeoutError:
             raise StoreTimeout("SQLite did not commit within the timeout") from None
 
+    def _wake(self, outcomes: list[Outcome], head: int) -> None:
+        """Settle a batch's futures, and tell the loops the new head, with one wake-up
+        per event loop: each call_soon_threadsafe costs a write to the loop's self-pipe."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled, self._watch, head)
+
     def _write_loop(self) -> None:
         conn: sqlite3.Connection | None = None
         while True:
@@ -356,15 +331,17 @@ class SQLiteStore:
             try:
                 if conn is None:
                     conn = self._connect(read_only=False)
-                    conn.execute(_COUNT_ON_INSERT)
+                    for statement in sqlite_log.APPLY_SETUP:
+                        conn.execute(statement)
                 self._write_batch(conn, batch)
             except Exception as exc:  # the thread must outlive any one batch
+                self._head = None  # read it again: the batch may have failed on it
                 error = (
                     translate_error(exc)
                     if isinstance(exc, sqlite3.Error)
                     else StoreError(f"SQLite writer failed: {exc!r}")
                 )
-                _wake([(pending, error) for pending in batch])
+                self._wake([(pending, error) for pending in batch], 0)
                 try:
                     if conn is not None and conn.in_transaction:
                         conn.rollback()
@@ -377,11 +354,11 @@ class SQLiteStore:
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         """Plain posts (no key to claim) go in with one INSERT statement in autocommit
-        mode, its own transaction, with the counters kept by the writer's trigger
-        (``_COUNT_ON_INSERT``): one sqlite3_step, so the writer takes the GIL back once
-        per batch. The event loop holds the GIL while it is busy, and each retake can
-        wait the 5 ms switch interval: with BEGIN, INSERT, counters and COMMIT as four
-        statements, the writer spent most of its time waiting for the GIL.
+        mode, its own transaction (``sqlite_log.APPLY``: events, messages and counters
+        in one sqlite3_step), so the writer takes the GIL back once per batch. The event
+        loop holds the GIL while it is busy, and each retake can wait the switch
+        interval: with BEGIN, INSERT, counters and COMMIT as four statements, the writer
+        spent most of its time waiting for the GIL.
 
         Should the INSERT be refused (it then changes nothing), or should a unit claim
         an idempotency key, the batch runs in one transaction with a savepoint per unit,
@@ -389,29 +366,40 @@ class SQLiteStore:
         live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
         if not live:
             return
+        now = datetime.now(UTC)
         if all(p.work.claim is None for p in live):
-            rows = [row_from_message(m) for p in live for m in p.work.new_messages]
-            try:
-                conn.execute(INSERT_ROWS, (_encode(rows),))
-            except sqlite3.IntegrityError:
-                pass  # an id taken: find which unit, one by one below
-            else:
-                _wake([(pending, None) for pending in live])
-                return
+            posted = [event for p in live for event in p.work.events]
+            for _ in range(3):  # another process appended meanwhile: at most a few times
+                if self._head is None:
+                    self._head = sqlite_log.head(conn)
+                try:
+                    conn.execute(sqlite_log.APPLY, sqlite_log.apply_params(self._head, posted, now))
+                except sqlite3.IntegrityError as exc:
+                    if sqlite_log.STALE_HEAD not in str(exc):
+                        break  # an id taken: find which unit, one by one below
+                    self._head = None
+                else:
+                    self._head = _give_positions(live, self._head)
+                    self._wake([(pending, None) for pending in live], self._head)
+                    return
         outcomes: list[BaseException | None] = []
         conn.execute("BEGIN IMMEDIATE")
+        head = sqlite_log.head(conn)  # the write lock is ours: nobody appends meanwhile
         for pending in live:
             conn.execute("SAVEPOINT unit")
             try:
-                _write_unit(conn, pending.work)
+                appended = _write_unit(conn, pending.work, head, now)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO unit")
                 outcomes.append(StoreError(f"unit rejected: {exc}"))
             else:
+                pending.work.positions = list(range(head + 1, head + 1 + appended))
+                head += appended
                 outcomes.append(None)
             conn.execute("RELEASE unit")
         conn.execute("COMMIT")
-        _wake(list(zip(live, outcomes, strict=True)))
+        self._head = head
+        self._wake(list(zip(live, outcomes, strict=True)), head)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -503,3 +491,33 @@ class SQLiteStore:
         await self._read(
             lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall(), inline=False
         )
+
+    # -- the log -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        position = await self._read(sqlite_log.head, inline=True)
+        self._watch.advance(position)
+        return position
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        events = await self._read(
+            lambda conn: sqlite_log.read_events(conn, after, limit), inline=limit <= 1000
+        )
+        if events:
+            self._watch.advance(events[-1].position)
+        return events
+
+    def seen_head(self) -> int:
+        return self._watch.seen
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self._watch.seen <= after:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await self._watch.wait_beyond(after, min(remaining, _HEAD_RECHECK_SECONDS))
+            if self._watch.seen <= after:
+                await self.head()  # appended by another process: no signal here
+        return self._watch.seen
