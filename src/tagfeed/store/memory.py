@@ -1,6 +1,6 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +12,13 @@ from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import LeaseHeld
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+    unit_of_work,
+)
 
 
 def _matches(message: Message, where: MessageFilter) -> bool:
@@ -64,6 +70,32 @@ class MemoryStore:
             work.positions.append(position)
             self.messages[message.id] = message
         self._watch.advance(len(self.events))
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        async with unit_of_work(self) as work:
+            for batch in batches:
+                taken = set(self.messages) | {m.id for m in work.new_messages}
+                dropped = batch.duplicates(taken)
+                for index in sorted(dropped):
+                    on_duplicate(batch.numbers[index])
+                for row in batch.without(dropped).rows:
+                    work.add_message(Message(*row))
+            await work.commit()
+        self.generation += 1
+        return len(work.positions)
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        chosen = sorted(
+            (m for m in self.messages.values() if tag is None or m.tag == tag),
+            key=lambda m: (m.created_at, m.id),
+        )
+        for start in range(0, len(chosen), batch_size):
+            write(chosen[start : start + batch_size])
+        return len(chosen)
 
     async def counters_generation(self) -> int:
         return self.generation

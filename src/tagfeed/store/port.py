@@ -11,9 +11,9 @@ are what the store appends, together with what the inline reducers make of them
 sees the post. Positions number the log without gaps, in commit order.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Set
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -46,6 +46,37 @@ class Claim:
 
 
 __all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
+
+
+# A message's five fields in Message order: what an import line holds.
+MessageFields = tuple[str, str, str, str, datetime]
+
+
+@dataclass(slots=True)
+class ImportBatch:
+    """Messages to import (as ``MessageFields``) in file order, with the numbers of
+    their lines, to name a line when its message is refused."""
+
+    numbers: list[int] = field(default_factory=list)
+    rows: list[MessageFields] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def without(self, dropped: Set[int]) -> "ImportBatch":
+        """This batch minus the messages at the indexes in ``dropped``."""
+        keep = [i for i in range(len(self.rows)) if i not in dropped]
+        return ImportBatch([self.numbers[i] for i in keep], [self.rows[i] for i in keep])
+
+    def duplicates(self, stored: Set[str]) -> set[int]:
+        """Indexes of the messages whose id is in ``stored`` or earlier in the batch."""
+        seen: set[str] = set()
+        dropped: set[int] = set()
+        for index, row in enumerate(self.rows):
+            if row[0] in stored or row[0] in seen:
+                dropped.add(index)
+            seen.add(row[0])
+        return dropped
 
 
 class UnitOfWork:
@@ -143,6 +174,23 @@ class Store(Protocol):
     async def counters_generation(self) -> int:
         """A number that changes whenever counts of closed periods may have changed
         (a bulk import); posts, which only count in open periods, leave it alone."""
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        """Append a MessagePosted per message, with the inline views, in ONE
+        transaction (nothing is visible before it commits, nothing stays if anything
+        fails); return how many. A message whose id is already stored (or earlier in
+        the import) is skipped after ``on_duplicate(its line number)``, which may raise
+        to abort: the exception propagates and nothing is written. Each adapter takes
+        its fastest path (docs/bulk.md); ``batches`` is read on a thread of its own."""
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        """Pass every message (only ``tag``'s when given), oldest first, to ``write`` in
+        batches, all read from one snapshot; return how many. ``write`` may be called
+        from another thread."""
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records created before ``before``, in a short

@@ -8,7 +8,7 @@ twice: by ``asyncio.timeout`` around pool acquisition and query, and by the serv
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -24,10 +24,11 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.reducers import counts, messages
+from tagfeed.store import postgres_bulk
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, ImportBatch, ReducerSession, UnitOfWork
 from tagfeed.store.postgres_views import PostgresReducerSession
 
 T = TypeVar("T")
@@ -352,6 +353,22 @@ class PostgresStore:
             )
         )
         return int(generation)
+
+    # -- bulk (tagfeed import / export) ------------------------------------------------
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        return await postgres_bulk.load(
+            self._dsn, batches, on_duplicate, connect_timeout=self._timeout
+        )
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        return await postgres_bulk.export(
+            self._dsn, tag, write, batch_size, connect_timeout=self._timeout
+        )
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         status: str = await self._run(lambda conn: conn.execute(_PURGE_KEYS, before, limit))

@@ -16,7 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
@@ -29,10 +29,10 @@ from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
-from tagfeed.store import sqlite_log
+from tagfeed.store import sqlite_bulk, sqlite_log
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, ImportBatch, ReducerSession, UnitOfWork
 from tagfeed.store.sqlite_views import SQLiteReducerSession
 
 T = TypeVar("T")
@@ -481,6 +481,28 @@ class SQLiteStore:
     async def counters_generation(self) -> int:
         return await self._read(
             lambda conn: int(conn.execute(_GENERATION).fetchone()[0]), inline=True
+        )
+
+    # -- bulk (tagfeed import / export) ------------------------------------------------
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        return await asyncio.to_thread(
+            sqlite_bulk.load,
+            self._path,
+            batches,
+            on_duplicate,
+            timeout=self._timeout,
+            synchronous=self._synchronous,
+            translate=translate_error,
+        )
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        return await asyncio.to_thread(
+            sqlite_bulk.export, self._path, tag, write, batch_size, translate_error
         )
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
