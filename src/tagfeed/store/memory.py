@@ -5,7 +5,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.counting import Piece, floor_to
-from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, StoredEvent
+from tagfeed.domain.events import (
+    MESSAGE_POSTED,
+    MESSAGE_POSTED_VERSION,
+    MessagePosted,
+    StoredEvent,
+)
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
@@ -96,6 +101,19 @@ class MemoryStore:
         for start in range(0, len(chosen), batch_size):
             write(chosen[start : start + batch_size])
         return len(chosen)
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        # Messages are the only view kept here: nothing to rebuild but the checkpoint.
+        if checkpointed:
+            self.checkpoints[name] = len(self.events)
+        return len(self.events)
 
     async def counters_generation(self) -> int:
         return self.generation

@@ -48,6 +48,9 @@ class Claim:
 __all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
 
 
+# A reducer's fold, as the store applies it (tagfeed.reducers.Reducer.fold).
+Fold = Callable[[Sequence[MessagePosted]], object]
+
 # A message's five fields in Message order: what an import line holds.
 MessageFields = tuple[str, str, str, str, datetime]
 
@@ -219,6 +222,20 @@ class Store(Protocol):
         process holds it (PostgreSQL: an advisory lock on a connection of its own;
         SQLite: a lease row, checked and extended with every batch). ValueError for a
         name no adapter applier knows."""
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        """Build view ``name`` afresh from the whole log with ``fold`` into new tables
+        while the old ones keep serving, then swap them in atomically with the events
+        appended meanwhile (and, ``checkpointed``, a catch-up view's checkpoint set);
+        return the position the view reflects from then on. ValueError for a name no
+        applier knows."""
 
     async def wait_for_head(self, after: int, within: float) -> int:
         """Return the known head once it passes ``after``, or after ``within`` seconds

@@ -24,15 +24,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from tagfeed.domain.counting import ALL_TAGS, Piece
-from tagfeed.domain.events import StoredEvent
+from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
-from tagfeed.store import sqlite_bulk, sqlite_log
+from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ImportBatch, ReducerSession, UnitOfWork
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+)
 from tagfeed.store.sqlite_views import SQLiteReducerSession
 
 T = TypeVar("T")
@@ -504,6 +509,27 @@ class SQLiteStore:
         return await asyncio.to_thread(
             sqlite_bulk.export, self._path, tag, write, batch_size, translate_error
         )
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        position = await asyncio.to_thread(
+            sqlite_rebuild.rebuild,
+            self._path,
+            name,
+            fold,
+            checkpointed=checkpointed,
+            batch=batch,
+            timeout=self._timeout,
+            translate=translate_error,
+        )
+        self._watch.advance(position)
+        return position
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         # A connection of its own in a worker thread: the batch is small, so it holds the
