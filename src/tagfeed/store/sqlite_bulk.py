@@ -17,7 +17,6 @@ from pathlib import Path
 
 import msgspec
 
-from tagfeed.domain.events import MessagePosted
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.store import sqlite_log
@@ -48,8 +47,7 @@ class _Ready:
 
 
 def _ready(batch: ImportBatch, now: datetime) -> _Ready:
-    posted = [MessagePosted(Message(*fields)) for fields in batch.rows]
-    return _Ready(batch, sqlite_log.prepare(posted, now))
+    return _Ready(batch, sqlite_log.prepare_messages(batch.rows, now))
 
 
 def _store(
