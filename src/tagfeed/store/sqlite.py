@@ -16,12 +16,12 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tagfeed.domain.counting import ALL_TAGS, Piece
 from tagfeed.domain.events import MessagePosted, StoredEvent
@@ -207,14 +207,23 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork, head: int, now: date
     return len(work.events)
 
 
+# Work for the writer thread besides units of work: a catch-up reducer's transaction.
+_Task = Callable[[sqlite3.Connection], None]
+
+
 @dataclass(slots=True)
 class _Pending:
-    work: UnitOfWork
+    work: UnitOfWork | _Task
     future: "asyncio.Future[None]"
     loop: asyncio.AbstractEventLoop
 
 
 Outcome = tuple[_Pending, BaseException | None]
+
+
+def _unit(pending: _Pending) -> UnitOfWork:
+    """The unit of work of a pending post (the writer sorts them from tasks first)."""
+    return cast(UnitOfWork, pending.work)
 
 
 def _settle(outcomes: list[Outcome], watch: HeadWatch, head: int) -> None:
@@ -231,8 +240,9 @@ def _settle(outcomes: list[Outcome], watch: HeadWatch, head: int) -> None:
 def _give_positions(live: list[_Pending], head: int) -> int:
     """Number each unit's events from ``head`` on, in batch order; the new head."""
     for pending in live:
-        count = len(pending.work.events)
-        pending.work.positions = list(range(head + 1, head + 1 + count))
+        work = _unit(pending)
+        count = len(work.events)
+        work.positions = list(range(head + 1, head + 1 + count))
         head += count
     return head
 
@@ -341,12 +351,14 @@ class SQLiteStore:
                     stopping = True
                     break
                 batch.append(item)
+            units = [p for p in batch if isinstance(p.work, UnitOfWork)]
             try:
                 if conn is None:
                     conn = self._connect(read_only=False)
                     for statement in sqlite_log.APPLY_SETUP:
                         conn.execute(statement)
-                self._write_batch(conn, batch)
+                if units:
+                    self._write_batch(conn, units)
             except Exception as exc:  # the thread must outlive any one batch
                 self._head = None  # read it again: the batch may have failed on it
                 error = (
@@ -355,15 +367,67 @@ class SQLiteStore:
                     else StoreError(f"SQLite writer failed: {exc!r}")
                 )
                 self._wake([(pending, error) for pending in batch], 0)
-                try:
-                    if conn is not None and conn.in_transaction:
-                        conn.rollback()
-                except sqlite3.Error:
-                    conn = None  # reconnect for the next batch
+                conn = self._rolled_back(conn)
+                if stopping:
+                    break
+                continue
+            for pending in batch:
+                if not isinstance(pending.work, UnitOfWork):
+                    conn = self._run_task(conn, pending, pending.work)
             if stopping:
                 break
         if conn is not None:
             conn.close()
+
+    @staticmethod
+    def _rolled_back(conn: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        """The connection after a failure, rolled back; None to reconnect."""
+        try:
+            if conn is not None and conn.in_transaction:
+                conn.rollback()
+        except sqlite3.Error:
+            return None
+        return conn
+
+    def _run_task(
+        self, conn: sqlite3.Connection | None, pending: _Pending, task: _Task
+    ) -> sqlite3.Connection | None:
+        """Run a catch-up reducer's transaction on the writer's connection, without an
+        fsync of its own: its effects and its checkpoint commit together, and the log
+        can always give them again, so a power loss only makes it apply them once more."""
+        error: BaseException | None = None
+        try:
+            if conn is None:
+                raise StoreUnavailable("the SQLite writer has no connection")
+            if pending.future.done():
+                return conn
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                task(conn)
+            finally:
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        except sqlite3.Error as exc:
+            error = translate_error(exc)
+            conn = self._rolled_back(conn)
+        except Exception as exc:  # LeaseHeld, LeaseLost, an applier's bug: to the caller
+            error = exc
+            conn = self._rolled_back(conn)
+        self._head = None  # a reducer never appends, but read it again to be sure
+        self._wake([(pending, error)], 0)
+        return conn
+
+    async def _on_writer(self, task: _Task) -> None:
+        """Run ``task`` on the writer thread's connection, between its batches."""
+        if self._writer is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Pending(task, future, loop))
+        try:
+            async with asyncio.timeout(self._timeout):
+                await future
+        except TimeoutError:
+            raise StoreTimeout("SQLite did not commit within the timeout") from None
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         """Plain posts (no key to claim) go in with one INSERT statement in autocommit
@@ -380,8 +444,8 @@ class SQLiteStore:
         if not live:
             return
         now = datetime.now(UTC)
-        if all(p.work.claim is None for p in live):
-            posted = [event for p in live for event in p.work.events]
+        if all(_unit(p).claim is None for p in live):
+            posted = [event for p in live for event in _unit(p).events]
             for _ in range(3):  # another process appended meanwhile: at most a few times
                 if self._head is None:
                     self._head = sqlite_log.head(conn)
@@ -401,12 +465,12 @@ class SQLiteStore:
         for pending in live:
             conn.execute("SAVEPOINT unit")
             try:
-                appended = _write_unit(conn, pending.work, head, now)
+                appended = _write_unit(conn, _unit(pending), head, now)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO unit")
                 outcomes.append(StoreError(f"unit rejected: {exc}"))
             else:
-                pending.work.positions = list(range(head + 1, head + 1 + appended))
+                _unit(pending).positions = list(range(head + 1, head + 1 + appended))
                 head += appended
                 outcomes.append(None)
             conn.execute("RELEASE unit")
@@ -580,37 +644,24 @@ class SQLiteStore:
 
     @asynccontextmanager
     async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
-        def blocking(call: Callable[[], T]) -> "asyncio.Future[T]":
-            return asyncio.ensure_future(asyncio.to_thread(self._translated, call))
-
-        conn = await blocking(lambda: self._connect(read_only=False))
+        session = SQLiteReducerSession(name, self._lease_seconds)
+        await self._on_writer(session.acquire)
         try:
-            session = SQLiteReducerSession(conn, name, self._lease_seconds)
-            await blocking(session.acquire)
-            try:
-                yield _ThreadedSession(session, blocking)
-            finally:
-                await blocking(session.release)
+            yield _WriterSession(session, self._on_writer)
         finally:
-            conn.close()
-
-    def _translated(self, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except sqlite3.Error as exc:
-            raise translate_error(exc) from exc
+            await self._on_writer(session.release)
 
 
-class _ThreadedSession:
-    """A SQLite reducer session whose blocking calls run on a worker thread."""
+class _WriterSession:
+    """A SQLite reducer session whose transactions run on the store's writer thread."""
 
     def __init__(
         self,
         session: SQLiteReducerSession,
-        blocking: Callable[[Callable[[], None]], "asyncio.Future[None]"],
+        on_writer: Callable[[_Task], Coroutine[Any, Any, None]],
     ) -> None:
         self._session = session
-        self._blocking = blocking
+        self._on_writer = on_writer
         self.name = session.name
 
     @property
@@ -618,7 +669,7 @@ class _ThreadedSession:
         return self._session.position
 
     async def apply(self, changes: object, through: int) -> None:
-        await self._blocking(lambda: self._session.apply(changes, through))
+        await self._on_writer(lambda conn: self._session.apply(conn, changes, through))
 
     async def keep(self) -> None:
-        await self._blocking(self._session.keep)
+        await self._on_writer(self._session.keep)

@@ -101,20 +101,20 @@ class SQLiteReducerSession:
     process can take over only once the lease expired; then this one's next ``apply``
     finds another owner and raises LeaseLost, having written nothing.
 
-    Blocking calls: run them on a thread (the store does)."""
+    Each call runs its own transaction on the connection it is given: the store hands
+    them to its writer thread, so a reducer in the server never waits for the file's
+    lock behind the write path (nor makes it wait)."""
 
-    def __init__(self, conn: sqlite3.Connection, name: str, lease_seconds: float) -> None:
+    def __init__(self, name: str, lease_seconds: float) -> None:
         if name not in APPLIERS:
             raise ValueError(f"no reducer named {name!r}; known: {', '.join(sorted(APPLIERS))}")
-        self._conn = conn
         self.name = name
         self._lease_us = int(lease_seconds * 1_000_000)
         self._owner = secrets.token_hex(8)
         self.position = 0
 
-    def acquire(self) -> None:
+    def acquire(self, conn: sqlite3.Connection) -> None:
         """Raises LeaseHeld while another owner's lease runs."""
-        conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute(_READ, (self.name,)).fetchone()
@@ -128,17 +128,16 @@ class SQLiteReducerSession:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
-    def apply(self, changes: object, through: int) -> None:
+    def apply(self, conn: sqlite3.Connection, changes: object, through: int) -> None:
         """Apply ``changes`` (the fold of the events after ``position`` up to
         ``through``) and move the checkpoint to ``through``, in one transaction."""
-        self._advance(through, lambda: APPLIERS[self.name](self._conn, changes, TABLES[self.name]))
+        self._advance(conn, through, lambda: APPLIERS[self.name](conn, changes, TABLES[self.name]))
 
-    def keep(self) -> None:
+    def keep(self, conn: sqlite3.Connection) -> None:
         """Extend the lease (while idle); raises LeaseLost if another took over."""
-        self._advance(self.position, lambda: None)
+        self._advance(conn, self.position, lambda: None)
 
-    def _advance(self, through: int, effects: Callable[[], None]) -> None:
-        conn = self._conn
+    def _advance(self, conn: sqlite3.Connection, through: int, effects: Callable[[], None]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             advanced = conn.execute(
@@ -154,6 +153,6 @@ class SQLiteReducerSession:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
-    def release(self) -> None:
+    def release(self, conn: sqlite3.Connection) -> None:
         """Let another process take over at once."""
-        self._conn.execute(_RELEASE, (self.name, self._owner))
+        conn.execute(_RELEASE, (self.name, self._owner))
