@@ -251,3 +251,19 @@ async def test_an_import_appends_its_events_after_the_posts(store: Store) -> Non
     assert [e.event_id for e in events[1:]] == [row[0] for row in rows]
     assert await store.head() == 5
     assert await append(store, a_message(9)) == [6]  # the writer's head moved on too
+
+
+async def test_a_refused_unit_among_concurrent_ones_fails_alone(store: Store) -> None:
+    """Posts that arrive together are appended together (group commit on both
+    backends); one whose id is taken fails alone, and the log has no gap."""
+    taken = a_message(0)
+    await append(store, taken)
+    units = [[a_message(n)] for n in range(1, 12)]
+    units[5] = [a_message(99), taken]
+    results = await asyncio.gather(
+        *(append(store, *unit) for unit in units), return_exceptions=True
+    )
+    assert [i for i, r in enumerate(results) if isinstance(r, BaseException)] == [5]
+    events = await store.read_events(0, 100)
+    assert [e.position for e in events] == list(range(1, 12))
+    assert sorted(p for r in results if isinstance(r, list) for p in r) == list(range(2, 12))

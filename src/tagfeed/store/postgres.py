@@ -11,7 +11,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import asyncpg
@@ -99,6 +99,19 @@ DELETE FROM idempotency_keys WHERE ctid IN
 # Writers pick one of these rows per counter at random, so posts to one hot tag do not
 # all queue on one row lock; readers sum over them.
 COUNTER_SLOTS = 8
+
+# The most posts one append statement carries.
+MAX_BATCH = 512
+
+
+def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
+    if future.done():  # the waiter gave up (timeout or cancellation)
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
 
 # Counter starts recur from post to post: convert each once.
 _instant = lru_cache(maxsize=4096)(from_epoch_micros)
@@ -224,6 +237,9 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         self._watch = HeadWatch()
         self._listener: asyncpg.Connection | None = None
+        # Plain posts waiting for the next append (``_append_batched``).
+        self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._pool = asyncpg.create_pool(
@@ -238,6 +254,8 @@ class PostgresStore:
         await self._pool  # with min_size=0 this connects to nothing
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.wait([self._flusher], timeout=self._timeout)  # queued posts go in
         if self._listener is not None:
             await self._listener.close(timeout=self._timeout)
             self._listener = None
@@ -276,13 +294,52 @@ class PostgresStore:
             return await call(conn)
 
     async def apply(self, work: UnitOfWork) -> None:
-        posted = work.events
-        if not posted and work.claim is None:
+        if not work.events and work.claim is None:
             return
+        claim = work.claim
+        if claim is None:
+            await self._append_batched(work)
+            return
+
+        async def append(conn: asyncpg.Connection) -> None:
+            await self._append(conn, [work])
+
+        async def write_once(conn: asyncpg.Connection) -> None:
+            record = claim.record
+            async with conn.transaction():
+                # Held until commit: a concurrent request with the same key is in flight.
+                if not await conn.fetchval(_LOCK_KEY, f"{record.user_id}\n{record.key}"):
+                    raise RequestInFlight(record.key)
+                row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
+                if row is not None and row["created_at"] >= claim.not_before:
+                    work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
+                    # The replay reflects the log at least as far as the head now.
+                    self._watch.advance(await conn.fetchval(HEAD_QUERY))
+                    return
+                if work.events:
+                    await append(conn)
+                await conn.execute(
+                    _SAVE_KEY,
+                    record.user_id,
+                    record.key,
+                    record.fingerprint,
+                    record.status,
+                    record.location,
+                    record.body,
+                    record.created_at,
+                )
+
+        await self._run(write_once)
+
+    async def _append(self, conn: asyncpg.Connection, works: list[UnitOfWork]) -> None:
+        """Append the events of ``works`` with one statement, in their order; set their
+        positions."""
+        posted = [event for work in works for event in work.events]
         rows = messages.fold(posted)
         slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
         increments = sorted(counts.fold(posted))
-        params = [
+        base: int = await conn.fetchval(
+            _APPEND,
             [m.id for m in rows],
             [m.text for m in rows],
             [m.tag for m in rows],
@@ -297,44 +354,51 @@ class PostgresStore:
             [message_payload(e.message).decode() for e in posted],
             MESSAGE_POSTED,
             MESSAGE_POSTED_VERSION,
-        ]
+        )
+        for work in works:
+            work.positions = list(range(base + 1, base + 1 + len(work.events)))
+            base += len(work.events)
+        self._watch.advance(base)
 
-        async def append(conn: asyncpg.Connection) -> None:
-            base: int = await conn.fetchval(_APPEND, *params)
-            work.positions = list(range(base + 1, base + 1 + len(posted)))
-            self._watch.advance(base + len(posted))
+    async def _append_batched(self, work: UnitOfWork) -> None:
+        """Group commit: appends are serialised through the head's lock anyway, so the
+        plain posts that arrive while one append runs go together in the next one —
+        one statement, one commit for all of them."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((work, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        try:
+            # Each append is bounded by the timeout; the batch before this one may be
+            # running too.
+            async with asyncio.timeout(2 * self._timeout):
+                await future
+        except TimeoutError:
+            raise StoreTimeout("PostgreSQL did not commit within the timeout") from None
 
-        claim = work.claim
-        if claim is None:
-            await self._run(append)
-            return
-
-        async def write_once(conn: asyncpg.Connection) -> None:
-            record = claim.record
-            async with conn.transaction():
-                # Held until commit: a concurrent request with the same key is in flight.
-                if not await conn.fetchval(_LOCK_KEY, f"{record.user_id}\n{record.key}"):
-                    raise RequestInFlight(record.key)
-                row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
-                if row is not None and row["created_at"] >= claim.not_before:
-                    work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
-                    # The replay reflects the log at least as far as the head now.
-                    self._watch.advance(await conn.fetchval(HEAD_QUERY))
-                    return
-                if posted:
-                    await append(conn)
-                await conn.execute(
-                    _SAVE_KEY,
-                    record.user_id,
-                    record.key,
-                    record.fingerprint,
-                    record.status,
-                    record.location,
-                    record.body,
-                    record.created_at,
-                )
-
-        await self._run(write_once)
+    async def _flush(self) -> None:
+        while self._queued:
+            batch = [(w, f) for w, f in self._queued[:MAX_BATCH] if not f.done()]
+            del self._queued[:MAX_BATCH]
+            if not batch:
+                continue
+            try:
+                await self._run(partial(self._append, works=[w for w, _ in batch]))
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                # One unit may have failed them all (an id taken): each on its own.
+                for work, future in batch:
+                    try:
+                        await self._run(partial(self._append, works=[work]))
+                    except Exception as one:
+                        _settle(future, one)
+                    else:
+                        _settle(future, None)
+            else:
+                for _, future in batch:
+                    _settle(future, None)
 
     async def get(self, message_id: str) -> Message | None:
         row = await self._run(lambda conn: conn.fetchrow(GET_QUERY, message_id))
