@@ -1,4 +1,4 @@
-"""The tagfeed command: serve, migrate, import and export."""
+"""The tagfeed command: serve, migrate, import, export, reduce and rebuild."""
 
 import argparse
 import socket
@@ -199,6 +199,71 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reduce(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from tagfeed.server.logs import configure_logging
+    from tagfeed.service.reducing import CATCH_UP, keep_running
+    from tagfeed.store.factory import store_from_settings
+
+    reducer = CATCH_UP.get(args.name)
+    if reducer is None:
+        print(
+            f"tagfeed: no catch-up reducer {args.name!r}; known: {', '.join(CATCH_UP)}",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level)
+
+    async def follow() -> None:
+        store = store_from_settings(settings)
+        await store.open()
+        try:
+            # Stands by while another process holds the reducer.
+            await keep_running(
+                store, reducer, every=settings.reducer_lease_seconds / 3, batch=args.batch_size
+            )
+        finally:
+            await store.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow())
+    return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from tagfeed.service.reducing import VIEWS, rebuild
+    from tagfeed.store.diagnosis import explain
+    from tagfeed.store.errors import StoreError
+    from tagfeed.store.factory import store_from_settings
+
+    if args.view not in VIEWS:
+        print(f"tagfeed: no view {args.view!r}; known: {', '.join(VIEWS)}", file=sys.stderr)
+        return 2
+
+    async def build() -> int:
+        store = store_from_settings(settings)
+        await store.open()
+        try:
+            return await rebuild(store, args.view)
+        finally:
+            await store.close()
+
+    started = time.perf_counter()
+    try:
+        position = asyncio.run(build())
+    except StoreError as exc:
+        reason = explain(settings.database, exc)
+        return _fail(f"rebuild failed; the old view is still in place: {reason}")
+    seconds = time.perf_counter() - started
+    print(f"rebuilt {args.view} up to position {position} in {seconds:.2f} s")
+    return 0
+
+
 def _positive(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -255,6 +320,23 @@ def _parser() -> argparse.ArgumentParser:
         "file", metavar="FILE", nargs="?", default="-", help="gzip when it ends in .gz; - stdout"
     )
     dump.add_argument("--tag", help="only messages with this tag (normalised)")
+    reduce = commands.add_parser(
+        "reduce",
+        help="run a catch-up reducer until stopped",
+        description=f"Run a catch-up reducer on {_DATABASE} until stopped; one process at a"
+        " time holds it, others stand by.",
+    )
+    reduce.add_argument("name", metavar="NAME", help="the reducer: tags")
+    reduce.add_argument(
+        "--batch-size", type=_positive, default=1000, help="events per transaction (default 1000)"
+    )
+    remake = commands.add_parser(
+        "rebuild",
+        help="rebuild a view from the event log and swap it in",
+        description=f"Rebuild a view of {_DATABASE} from its event log into fresh tables"
+        " while the old one serves, then swap it in.",
+    )
+    remake.add_argument("view", metavar="VIEW", help="messages, counts or tags")
     return parser
 
 
@@ -273,4 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args)
     if args.command == "export":
         return _export(settings, args)
+    if args.command == "reduce":
+        return _reduce(settings, args)
+    if args.command == "rebuild":
+        return _rebuild(settings, args)
     return _migrate(settings)

@@ -24,6 +24,7 @@ from tagfeed.cli import main
 from tagfeed.config import Settings
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.store.factory import store_from_settings
+from tagfeed.store.migrate import upgrade
 from tagfeed.store.sqlite import sqlite_path
 from tests.integration.helpers import seed
 
@@ -159,11 +160,25 @@ def counted_from_messages(url: str) -> dict[tuple[str, int, int], int]:
 
 
 def empty(url: str) -> None:
+    """Start over from an empty database, the event log included (which no tagfeed
+    process can empty: on SQLite a new file, on PostgreSQL with triggers skipped)."""
     if url.startswith("sqlite:///"):
-        with closing(sqlite3.connect(sqlite_path(url))) as conn:
-            conn.executescript("DELETE FROM messages; DELETE FROM message_counts;")
+        for suffix in ("", "-wal", "-shm"):
+            Path(sqlite_path(url) + suffix).unlink(missing_ok=True)
+        upgrade(url)
     else:
-        fetch(url, "TRUNCATE messages, message_counts")
+
+        async def truncate() -> None:
+            conn = await asyncpg.connect(url, timeout=5)
+            try:
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL session_replication_role = replica")
+                    await conn.execute("TRUNCATE events, messages, message_counts")
+                    await conn.execute("UPDATE event_head SET position = 0")
+            finally:
+                await conn.close()
+
+        asyncio.run(truncate())
 
 
 # -- import -----------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from tagfeed.domain.counting import (
     Granularity,
     bounds,
     bucket_edges,
-    counter_deltas,
     floor_to,
     parse_granularity,
     pieces_of,
@@ -89,21 +88,6 @@ def test_parse_granularity(raw: str | None, expected: Granularity | None) -> Non
 def test_parse_granularity_refuses_others(raw: str) -> None:
     with pytest.raises(InvalidInput):
         parse_granularity(raw)
-
-
-def test_counter_deltas_count_each_message_four_times() -> None:
-    at = datetime(2026, 5, 1, 10, 30, tzinfo=UTC)
-    messages = [Message(str(i), "x", tag, "u", at) for i, tag in enumerate(["a", "a", "b"])]
-    deltas = counter_deltas(messages)
-    hour, day = datetime(2026, 5, 1, 10, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
-    assert deltas == {
-        ("a", HOUR, hour): 2,
-        ("a", DAY, day): 2,
-        ("b", HOUR, hour): 1,
-        ("b", DAY, day): 1,
-        ("", HOUR, hour): 3,
-        ("", DAY, day): 3,
-    }
 
 
 def test_floor_before_the_epoch_goes_down() -> None:

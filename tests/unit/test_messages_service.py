@@ -76,7 +76,7 @@ async def post_many(
 ) -> list[Message]:
     posted = []
     for number in range(count):
-        posted.append(await service.post(PostMessage(f"message {number}", tag, "1")))
+        posted.append((await service.post(PostMessage(f"message {number}", tag, "1"))).message)
         clock.advance(timedelta(microseconds=1))
     return posted
 
@@ -84,7 +84,9 @@ async def post_many(
 async def test_post_stores_and_returns_the_message(
     service: MessageService, store: SpyStore
 ) -> None:
-    message = await service.post(PostMessage("  hello world  ", "#Philo Timo ", "auth0|abc"))
+    message = (
+        await service.post(PostMessage("  hello world  ", "#Philo Timo ", "auth0|abc"))
+    ).message
     assert message.text == "hello world"
     assert message.tag == "philo-timo"
     assert message.user_id == "auth0|abc"
@@ -109,7 +111,7 @@ async def test_invalid_input_is_refused_before_any_write(
 
 async def test_the_text_limit_is_configurable(store: SpyStore, clock: FakeClock) -> None:
     service = MessageService(store, clock=clock, max_text_length=5)
-    assert (await service.post(PostMessage("12345", "t", "1"))).text == "12345"
+    assert (await service.post(PostMessage("12345", "t", "1"))).message.text == "12345"
     with pytest.raises(InvalidInput):
         await service.post(PostMessage("123456", "t", "1"))
     assert len(store.messages) == 1
@@ -180,7 +182,7 @@ async def post_at(service: MessageService, clock: FakeClock, offsets: list[int])
     posted = []
     for number, offset in enumerate(offsets):
         clock.now = START + timedelta(microseconds=offset)
-        posted.append(await service.post(PostMessage(f"m{number}", "t", "1")))
+        posted.append((await service.post(PostMessage(f"m{number}", "t", "1"))).message)
     return posted
 
 

@@ -33,6 +33,7 @@ from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.metrics_share import DIR_VARIABLE
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
+from tagfeed.service.reducing import CATCH_UP, keep_running
 from tagfeed.store.diagnosis import explain
 from tagfeed.store.errors import StoreError
 from tagfeed.store.factory import store_from_settings
@@ -102,11 +103,19 @@ def create_app(
         ]
         if snapshots is not None:
             background.append(asyncio.create_task(snapshots.publish()))
+        if settings.run_reducers:
+            background += [
+                asyncio.create_task(
+                    keep_running(chosen_store, reducer, every=settings.reducer_lease_seconds / 3)
+                )
+                for reducer in CATCH_UP.values()
+            ]
         try:
             yield
         finally:
             for task in background:
                 task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await chosen_store.close()  # waits for queued writes to commit
             if snapshots is not None:
                 snapshots.write()  # this process's last word, whatever the interval

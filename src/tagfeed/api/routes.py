@@ -27,6 +27,9 @@ from tagfeed.domain.model import Message
 from tagfeed.service.messages import MessageService
 
 JSON = "application/json"
+# The log position a response reflects (docs/api.md, "Positions"): a POST's new event;
+# for reads a position the view had reached at least when the read began.
+POSITION = "Tagfeed-Position"
 
 
 def _service(request: Request) -> MessageService:
@@ -86,15 +89,17 @@ async def post_message(request: Request) -> Response:
     command = PostMessage(fields.text, fields.tag, user_id)
     raw_key = request.headers.get("idempotency-key")
     if raw_key is None:
-        message = await _service(request).post(command)
-        return _json(message_out(message), 201, {"Location": f"/v1/messages/{message.id}"})
+        posted = await _service(request).post(command)
+        message = posted.message
+        headers = {"Location": f"/v1/messages/{message.id}", POSITION: str(posted.position)}
+        return _json(message_out(message), 201, headers)
     answer = await _service(request).post_once(
         command,
         idempotency.parse_key(raw_key),
         idempotency.fingerprint(fields.text, fields.tag),
         _created,
     )
-    headers = {"Location": answer.record.location}
+    headers = {"Location": answer.record.location, POSITION: str(answer.position)}
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(answer.record.body, answer.record.status, headers, media_type=JSON)
@@ -105,10 +110,17 @@ def _created(message: Message) -> tuple[int, str, bytes]:
     return 201, f"/v1/messages/{message.id}", encoder.encode(message_out(message))
 
 
+def _reflected(service: MessageService) -> dict[str, str]:
+    """The position header of a read; taken before the read begins."""
+    return {POSITION: str(service.reflected())}
+
+
 async def get_message(request: Request) -> Response:
     require_user(request)
-    message = await _service(request).get(request.path_params["message_id"])
-    return _json(message_out(message))
+    service = _service(request)
+    headers = _reflected(service)
+    message = await service.get(request.path_params["message_id"])
+    return _json(message_out(message), headers=headers)
 
 
 async def list_messages(request: Request) -> Response:
@@ -116,11 +128,11 @@ async def list_messages(request: Request) -> Response:
     query = query_of(request.scope["query_string"])
     params = parse_list_params(query)
     service = _service(request)
+    headers = _reflected(service)
     if params.count:
         _require_count_role(request)
-        return _json(await service.count(params.where))
+        return _json(await service.count(params.where), headers=headers)
     page = await service.page(params.where, params.page)
-    headers = {}
     if page.next is not None:
         kept = [(k, v) for k, v in query.multi_items() if k != "cursor" and v]
         next_query = urlencode([*kept, ("cursor", page.next.encode())])
@@ -136,11 +148,14 @@ async def count_messages(request: Request) -> Response:
     where = parse_filter(query)
     granularity = parse_granularity(query_value(query, "granularity"))
     service = _service(request)
+    headers = _reflected(service)
     if granularity is None:
-        return _json(CountsOut(total=await service.count(where)))
+        return _json(CountsOut(total=await service.count(where)), headers=headers)
     series = await service.count_series(where, granularity, render_buckets)
     return Response(
-        counts_body(series.total, granularity, series.sealed, series.live), media_type=JSON
+        counts_body(series.total, granularity, series.sealed, series.live),
+        headers=headers,
+        media_type=JSON,
     )
 
 

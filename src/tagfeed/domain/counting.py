@@ -7,14 +7,12 @@ So the cost of a count depends on the length of the period in days, not on how m
 messages it holds.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.ids import EPOCH
-from tagfeed.domain.model import Message
 from tagfeed.domain.timerange import TimeRange
 
 HOUR = timedelta(hours=1)
@@ -166,21 +164,3 @@ def bucket_edges(period: TimeRange, granularity: Granularity) -> list[tuple[date
 
 
 ALL_TAGS = ""  # the counters' tag for "every tag"; no normalised tag is empty
-
-CounterKey = tuple[str, timedelta, datetime]  # (tag or ALL_TAGS, span, start of the span)
-
-
-def counter_deltas(messages: Iterable[Message]) -> dict[CounterKey, int]:
-    """How much each hourly and daily counter grows when ``messages`` are stored."""
-    deltas: dict[CounterKey, int] = {}
-    for message in messages:
-        hour = floor_to(message.created_at, HOUR)
-        day = floor_to(hour, DAY)
-        for key in (
-            (message.tag, HOUR, hour),
-            (message.tag, DAY, day),
-            (ALL_TAGS, HOUR, hour),
-            (ALL_TAGS, DAY, day),
-        ):
-            deltas[key] = deltas.get(key, 0) + 1
-    return deltas

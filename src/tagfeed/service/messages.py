@@ -74,12 +74,23 @@ DEFAULT_KEY_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
+class Posted:
+    """A stored message and the log position of its MessagePosted."""
+
+    message: Message
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The response to a POST with an idempotency key; ``replayed`` when it is the
-    stored response of an earlier request."""
+    stored response of an earlier request. ``position``: the new event's position, or
+    for a replay the head known when the stored answer was found, at or past the
+    position of the event that first answered."""
 
     record: IdempotencyRecord
     replayed: bool
+    position: int
 
 
 def utc_now() -> datetime:
@@ -121,14 +132,15 @@ class MessageService:
             max_text_length=self._max_text_length,
         )
 
-    async def post(self, command: PostMessage) -> Message:
-        """Validate, store durably, and return the message. Raises InvalidInput before
-        touching the store; StoreUnavailable if it could not be committed in time."""
+    async def post(self, command: PostMessage) -> Posted:
+        """Validate, append the MessagePosted durably, and return the message with its
+        position. Raises InvalidInput before touching the store; StoreUnavailable if it
+        could not be committed in time."""
         message = self._new(command)
         async with unit_of_work(self._store) as work:
             work.add_message(message)
             await work.commit()
-        return message
+        return Posted(message, work.positions[-1])
 
     async def post_once(
         self, command: PostMessage, key: str, fingerprint: str, render: Render
@@ -154,10 +166,10 @@ class MessageService:
             self._in_flight.discard(scope)
         held = work.held_by
         if held is None:
-            return Answer(record, replayed=False)
+            return Answer(record, replayed=False, position=work.positions[-1])
         if held.fingerprint != fingerprint:
             raise IdempotencyKeyReused(key)
-        return Answer(held, replayed=True)
+        return Answer(held, replayed=True, position=self._store.seen_head())
 
     async def purge_expired_keys(self, batch: int = 1000) -> int:
         """Delete expired idempotency keys in small transactions; returns how many."""
@@ -247,6 +259,11 @@ class MessageService:
                 n = await self._store.count_pieces(tag, pieces)
             buckets.append(Bucket(bucket_start, bucket_end, n))
         return buckets
+
+    def reflected(self) -> int:
+        """A log position that every read started from now on reflects at least
+        (``Store.seen_head``): what the ``Tagfeed-Position`` header of a read says."""
+        return self._store.seen_head()
 
     async def ready(self) -> None:
         """Raises a StoreError unless the database answers."""

@@ -1,13 +1,29 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.counting import Piece, floor_to
+from tagfeed.domain.events import (
+    MESSAGE_POSTED,
+    MESSAGE_POSTED_VERSION,
+    MessagePosted,
+    StoredEvent,
+)
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
-from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.codec import message_payload
+from tagfeed.store.errors import LeaseHeld
+from tagfeed.store.head import HeadWatch
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+    unit_of_work,
+)
 
 
 def _matches(message: Message, where: MessageFilter) -> bool:
@@ -21,6 +37,12 @@ class MemoryStore:
         self.messages: dict[str, Message] = {}
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
         self.generation = 0  # tests bump it to stand for an import
+        self.events: list[StoredEvent] = []
+        # Catch-up reducers: their checkpoints, what they applied, who holds them.
+        self.checkpoints: dict[str, int] = {}
+        self.applied: dict[str, list[object]] = {}
+        self._held: set[str] = set()
+        self._watch = HeadWatch()
 
     async def open(self) -> None:
         pass
@@ -36,8 +58,62 @@ class MemoryStore:
                 work.held_by = held
                 return
             self.keys[record.user_id, record.key] = record
-        for message in work.new_messages:
+        now = datetime.now(UTC)
+        for event in work.events:
+            message = event.message
+            position = len(self.events) + 1
+            self.events.append(
+                StoredEvent(
+                    position,
+                    message.id,
+                    MESSAGE_POSTED,
+                    MESSAGE_POSTED_VERSION,
+                    message_payload(message),
+                    now,
+                )
+            )
+            work.positions.append(position)
             self.messages[message.id] = message
+        self._watch.advance(len(self.events))
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        async with unit_of_work(self) as work:
+            for batch in batches:
+                taken = set(self.messages) | {m.id for m in work.new_messages}
+                dropped = batch.duplicates(taken)
+                for index in sorted(dropped):
+                    on_duplicate(batch.numbers[index])
+                for row in batch.without(dropped).rows:
+                    work.add_message(Message(*row))
+            await work.commit()
+        self.generation += 1
+        return len(work.positions)
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        chosen = sorted(
+            (m for m in self.messages.values() if tag is None or m.tag == tag),
+            key=lambda m: (m.created_at, m.id),
+        )
+        for start in range(0, len(chosen), batch_size):
+            write(chosen[start : start + batch_size])
+        return len(chosen)
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        # Messages are the only view kept here: nothing to rebuild but the checkpoint.
+        if checkpointed:
+            self.checkpoints[name] = len(self.events)
+        return len(self.events)
 
     async def counters_generation(self) -> int:
         return self.generation
@@ -84,4 +160,43 @@ class MemoryStore:
         return counts
 
     async def ping(self) -> None:
+        pass
+
+    async def head(self) -> int:
+        return len(self.events)
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        return self.events[after : after + limit]
+
+    def seen_head(self) -> int:
+        return self._watch.seen
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        return await self._watch.wait_beyond(after, within)
+
+    @asynccontextmanager
+    async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
+        if name in self._held:
+            raise LeaseHeld(f"reducer {name} is held")
+        self._held.add(name)
+        try:
+            yield _MemorySession(self, name)
+        finally:
+            self._held.discard(name)
+
+
+class _MemorySession:
+    def __init__(self, store: MemoryStore, name: str) -> None:
+        self._store = store
+        self.name = name
+
+    @property
+    def position(self) -> int:
+        return self._store.checkpoints.get(self.name, 0)
+
+    async def apply(self, changes: object, through: int) -> None:
+        self._store.applied.setdefault(self.name, []).append(changes)
+        self._store.checkpoints[self.name] = through
+
+    async def keep(self) -> None:
         pass

@@ -4,16 +4,21 @@ Writes go through a unit of work, an explicit transaction: what is added to it i
 written atomically by ``commit()``, and discarded if the block is left without
 committing (including by an exception). Reads are plain queries over tables built for
 reading.
+
+Every write appends events to the log (``docs/events.md``): the unit of work's events
+are what the store appends, together with what the inline reducers make of them
+(the messages view and the counts), so a read that starts after ``commit()`` returned
+sees the post. Positions number the log without gaps, in commit order.
 """
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Set
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from tagfeed.domain.counting import Piece
-from tagfeed.domain.events import MessagePosted
+from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
@@ -40,21 +45,63 @@ class Claim:
     not_before: datetime
 
 
+__all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
+
+
+# A reducer's fold, as the store applies it (tagfeed.reducers.Reducer.fold).
+Fold = Callable[[Sequence[MessagePosted]], object]
+
+# A message's five fields in Message order: what an import line holds.
+MessageFields = tuple[str, str, str, str, datetime]
+
+
+@dataclass(slots=True)
+class ImportBatch:
+    """Messages to import (as ``MessageFields``) in file order, with the numbers of
+    their lines, to name a line when its message is refused."""
+
+    numbers: list[int] = field(default_factory=list)
+    rows: list[MessageFields] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def without(self, dropped: Set[int]) -> "ImportBatch":
+        """This batch minus the messages at the indexes in ``dropped``."""
+        keep = [i for i in range(len(self.rows)) if i not in dropped]
+        return ImportBatch([self.numbers[i] for i in keep], [self.rows[i] for i in keep])
+
+    def duplicates(self, stored: Set[str]) -> set[int]:
+        """Indexes of the messages whose id is in ``stored`` or earlier in the batch."""
+        seen: set[str] = set()
+        dropped: set[int] = set()
+        for index, row in enumerate(self.rows):
+            if row[0] in stored or row[0] in seen:
+                dropped.add(index)
+            seen.add(row[0])
+        return dropped
+
+
 class UnitOfWork:
-    """Collects the writes of one command; a store's ``apply`` applies them atomically."""
+    """Collects the events of one command; a store's ``apply`` appends them to the log
+    atomically, with their effects on the inline views."""
 
     def __init__(self, store: "Store") -> None:
         self._store = store
-        self.new_messages: list[Message] = []
         self.events: list[MessagePosted] = []
         self.claim: Claim | None = None
         # Set by commit when the claimed key was already held: then nothing was written.
         self.held_by: IdempotencyRecord | None = None
+        # Set by commit: the log positions of ``events``, in order.
+        self.positions: list[int] = []
         self.committed = False
         self.closed = False
 
+    @property
+    def new_messages(self) -> list[Message]:
+        return [event.message for event in self.events]
+
     def add_message(self, message: Message) -> None:
-        self.new_messages.append(message)
         self.events.append(MessagePosted(message))
 
     def claim_key(self, record: IdempotencyRecord, not_before: datetime) -> None:
@@ -73,9 +120,28 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         """Forget everything added; the database never saw it."""
-        self.new_messages.clear()
         self.events.clear()
         self.claim = None
+
+
+class ReducerSession(Protocol):
+    """One process's hold on a catch-up reducer (``Store.reducer_session``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def position(self) -> int:
+        """The checkpoint: every event up to it is applied, none after it."""
+
+    async def apply(self, changes: object, through: int) -> None:
+        """Write ``changes`` (the reducer's fold of the events after ``position`` up to
+        ``through``) and move the checkpoint to ``through``, in one transaction: killed
+        at any instant, the reducer applies each event exactly once. Raises LeaseLost
+        (writing nothing) if another process took the reducer over."""
+
+    async def keep(self) -> None:
+        """Renew the hold while there is nothing to apply; raises LeaseLost if it ended."""
 
 
 class Store(Protocol):
@@ -88,7 +154,8 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def apply(self, work: UnitOfWork) -> None:
-        """Write a unit of work atomically and durably."""
+        """Append a unit of work's events, with their effects on the inline views (and
+        its idempotency record), atomically and durably; set ``work.positions``."""
 
     async def get(self, message_id: str) -> Message | None: ...
 
@@ -111,12 +178,70 @@ class Store(Protocol):
         """A number that changes whenever counts of closed periods may have changed
         (a bulk import); posts, which only count in open periods, leave it alone."""
 
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        """Append a MessagePosted per message, with the inline views, in ONE
+        transaction (nothing is visible before it commits, nothing stays if anything
+        fails); return how many. A message whose id is already stored (or earlier in
+        the import) is skipped after ``on_duplicate(its line number)``, which may raise
+        to abort: the exception propagates and nothing is written. Each adapter takes
+        its fastest path (docs/bulk.md); ``batches`` is read on a thread of its own."""
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        """Pass every message (only ``tag``'s when given), oldest first, to ``write`` in
+        batches, all read from one snapshot; return how many. ``write`` may be called
+        from another thread."""
+
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records created before ``before``, in a short
         transaction of their own; returns how many went."""
 
     async def ping(self) -> None:
         """Return when the database answers a trivial query; raise otherwise."""
+
+    # -- the log (docs/events.md) ---------------------------------------------------------
+
+    async def head(self) -> int:
+        """The last committed position of the log (0 when it is empty)."""
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` committed events with positions above ``after``, in position
+        order. Positions have no gaps: calling again with the last position read never
+        skips an event, even one whose transaction was still running."""
+
+    def seen_head(self) -> int:
+        """The highest position this process knows to be committed (its own appends,
+        and positions it read), without a query: every read started afterwards
+        reflects at least that position. 0 before it knows any."""
+
+    def reducer_session(self, name: str) -> AbstractAsyncContextManager[ReducerSession]:
+        """Hold catch-up reducer ``name`` for the block: raises LeaseHeld if another
+        process holds it (PostgreSQL: an advisory lock on a connection of its own;
+        SQLite: a lease row, checked and extended with every batch). ValueError for a
+        name no adapter applier knows."""
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        """Build view ``name`` afresh from the whole log with ``fold`` into new tables
+        while the old ones keep serving, then swap them in atomically with the events
+        appended meanwhile (and, ``checkpointed``, a catch-up view's checkpoint set);
+        return the position the view reflects from then on. ValueError for a name no
+        applier knows."""
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        """Return the known head once it passes ``after``, or after ``within`` seconds
+        whatever it is. Woken in-process by this process's appends; SQLite also reads
+        the head every half second (appends by other processes), PostgreSQL listens
+        for the appends' NOTIFY on channel ``tagfeed_events``."""
 
 
 @asynccontextmanager

@@ -8,38 +8,79 @@ twice: by ``asyncio.timeout`` around pool acquisition and query, and by the serv
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import asyncpg
 
-from tagfeed.domain.counting import ALL_TAGS, Piece, counter_deltas
+from tagfeed.domain.counting import ALL_TAGS, Piece
+from tagfeed.domain.events import (
+    MESSAGE_POSTED,
+    MESSAGE_POSTED_VERSION,
+    MessagePosted,
+    StoredEvent,
+)
 from tagfeed.domain.idempotency import RequestInFlight
+from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.reducers import counts, messages
+from tagfeed.store import postgres_bulk, postgres_rebuild
+from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
-from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.head import HeadWatch
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+)
+from tagfeed.store.postgres_views import PostgresReducerSession
 from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
 
 _COLUMNS = "id::text, text, tag, user_id, created_at"
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = $1::uuid"
-# One statement, so one round trip and an implicit transaction: the messages and the
-# counters that count them commit together or not at all. Counter keys arrive sorted, so
-# concurrent writers lock counter rows in the same order and cannot deadlock.
-_WRITE = """
-WITH stored AS (
+# One statement, so one round trip and an implicit transaction: the events, the messages
+# view and the counters that count them commit together or not at all.
+#
+# Positions: ``head`` takes the row lock of ``event_head`` first (every other part reads
+# from it, and the final SELECT runs it before them) and holds it until commit, so
+# appends are serialised and commit in position order: a position never becomes visible
+# after a higher one (docs/architecture.md, "The event log"). Counter keys arrive sorted,
+# so concurrent writers lock counter rows in the same order and cannot deadlock.
+# NOTIFY is delivered at commit, in commit order, to whoever LISTENs.
+_APPEND = """
+WITH head AS (
+    UPDATE event_head SET position = position + $11 WHERE id = 1
+    RETURNING position - $11 AS base
+), appended AS (
+    INSERT INTO events (position, event_id, type, version, payload, recorded_at)
+    SELECT head.base + e.ord, e.id, $13, $14, e.payload::json, clock_timestamp()
+    FROM head, unnest($1::uuid[], $12::text[]) WITH ORDINALITY AS e (id, payload, ord)
+), stored AS (
     INSERT INTO messages (id, text, tag, user_id, created_at)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    SELECT m.* FROM head,
+        unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS m
+), counted AS (
+    INSERT INTO message_counts AS c (tag, span, start, slot, n)
+    SELECT k.* FROM head,
+        unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[]) AS k
+    ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
 )
-INSERT INTO message_counts AS c (tag, span, start, slot, n)
-SELECT * FROM unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[])
-ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
+SELECT base, pg_notify('tagfeed_events', (base + $11)::text) FROM head
 """
+HEAD_QUERY = "SELECT position FROM event_head WHERE id = 1"
+READ_EVENTS = """
+SELECT position, event_id::text, type, version, payload::text, recorded_at FROM events
+WHERE position > $1 ORDER BY position LIMIT $2
+"""
+NOTIFY_CHANNEL = "tagfeed_events"
 _LOCK_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
 _FIND_KEY = (
     "SELECT fingerprint, status, location, body, created_at FROM idempotency_keys"
@@ -59,6 +100,22 @@ DELETE FROM idempotency_keys WHERE ctid IN
 # Writers pick one of these rows per counter at random, so posts to one hot tag do not
 # all queue on one row lock; readers sum over them.
 COUNTER_SLOTS = 8
+
+# The most posts one append statement carries.
+MAX_BATCH = 512
+
+
+def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
+    if future.done():  # the waiter gave up (timeout or cancellation)
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+# Counter starts recur from post to post: convert each once.
+_instant = lru_cache(maxsize=4096)(from_epoch_micros)
 
 # Errors after which the same request may succeed later: the server is down, restarting,
 # refusing connections, or cancelled our statement for taking too long.
@@ -177,6 +234,11 @@ class PostgresStore:
         self._timeout = timeout
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._watch = HeadWatch()
+        self._listener: asyncpg.Connection | None = None
+        # Plain posts waiting for the next append (``_append_batched``).
+        self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._pool = asyncpg.create_pool(
@@ -191,6 +253,11 @@ class PostgresStore:
         await self._pool  # with min_size=0 this connects to nothing
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.wait([self._flusher], timeout=self._timeout)  # queued posts go in
+        if self._listener is not None:
+            await self._listener.close(timeout=self._timeout)
+            self._listener = None
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), self._timeout)
@@ -226,27 +293,15 @@ class PostgresStore:
             return await call(conn)
 
     async def apply(self, work: UnitOfWork) -> None:
-        messages = work.new_messages
-        if not messages and work.claim is None:
+        if not work.events and work.claim is None:
             return
-        slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
-        counters = sorted(counter_deltas(messages).items())
-        params = [
-            [m.id for m in messages],
-            [m.text for m in messages],
-            [m.tag for m in messages],
-            [m.user_id for m in messages],
-            [m.created_at for m in messages],
-            [tag for (tag, _, _), _ in counters],
-            [int(span.total_seconds()) for (_, span, _), _ in counters],
-            [start for (_, _, start), _ in counters],
-            [slot] * len(counters),
-            [n for _, n in counters],
-        ]
         claim = work.claim
         if claim is None:
-            await self._run(lambda conn: conn.execute(_WRITE, *params))
+            await self._append_batched(work)
             return
+
+        async def append(conn: asyncpg.Connection) -> None:
+            await self._append(conn, [work])
 
         async def write_once(conn: asyncpg.Connection) -> None:
             record = claim.record
@@ -257,9 +312,11 @@ class PostgresStore:
                 row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
                 if row is not None and row["created_at"] >= claim.not_before:
                     work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
+                    # The replay reflects the log at least as far as the head now.
+                    self._watch.advance(await conn.fetchval(HEAD_QUERY))
                     return
-                if messages:
-                    await conn.execute(_WRITE, *params)
+                if work.events:
+                    await append(conn)
                 await conn.execute(
                     _SAVE_KEY,
                     record.user_id,
@@ -272,6 +329,75 @@ class PostgresStore:
                 )
 
         await self._run(write_once)
+
+    async def _append(self, conn: asyncpg.Connection, works: list[UnitOfWork]) -> None:
+        """Append the events of ``works`` with one statement, in their order; set their
+        positions."""
+        posted = [event for work in works for event in work.events]
+        rows = messages.fold(posted)
+        slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
+        increments = sorted(counts.fold(posted))
+        base: int = await conn.fetchval(
+            _APPEND,
+            [m.id for m in rows],
+            [m.text for m in rows],
+            [m.tag for m in rows],
+            [m.user_id for m in rows],
+            [m.created_at for m in rows],
+            [tag for tag, _, _, _ in increments],
+            [span for _, span, _, _ in increments],
+            [_instant(start) for _, _, start, _ in increments],
+            [slot] * len(increments),
+            [n for _, _, _, n in increments],
+            len(posted),
+            [message_payload(e.message).decode() for e in posted],
+            MESSAGE_POSTED,
+            MESSAGE_POSTED_VERSION,
+        )
+        for work in works:
+            work.positions = list(range(base + 1, base + 1 + len(work.events)))
+            base += len(work.events)
+        self._watch.advance(base)
+
+    async def _append_batched(self, work: UnitOfWork) -> None:
+        """Group commit: appends are serialised through the head's lock anyway, so the
+        plain posts that arrive while one append runs go together in the next one —
+        one statement, one commit for all of them."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((work, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        try:
+            # Each append is bounded by the timeout; the batch before this one may be
+            # running too.
+            async with asyncio.timeout(2 * self._timeout):
+                await future
+        except TimeoutError:
+            raise StoreTimeout("PostgreSQL did not commit within the timeout") from None
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch = [(w, f) for w, f in self._queued[:MAX_BATCH] if not f.done()]
+            del self._queued[:MAX_BATCH]
+            if not batch:
+                continue
+            try:
+                await self._run(partial(self._append, works=[w for w, _ in batch]))
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                # One unit may have failed them all (an id taken): each on its own.
+                for work, future in batch:
+                    try:
+                        await self._run(partial(self._append, works=[work]))
+                    except Exception as one:
+                        _settle(future, one)
+                    else:
+                        _settle(future, None)
+            else:
+                for _, future in batch:
+                    _settle(future, None)
 
     async def get(self, message_id: str) -> Message | None:
         row = await self._run(lambda conn: conn.fetchrow(GET_QUERY, message_id))
@@ -301,9 +427,120 @@ class PostgresStore:
         )
         return int(generation)
 
+    # -- bulk (tagfeed import / export) ------------------------------------------------
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        return await postgres_bulk.load(
+            self._dsn, batches, on_duplicate, connect_timeout=self._timeout
+        )
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        return await postgres_bulk.export(
+            self._dsn, tag, write, batch_size, connect_timeout=self._timeout
+        )
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+        try:
+            position = await postgres_rebuild.rebuild(
+                conn, name, fold, checkpointed=checkpointed, batch=batch
+            )
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"PostgreSQL error: {exc}") from exc
+        finally:
+            await conn.close()
+        self._watch.advance(position)
+        return position
+
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         status: str = await self._run(lambda conn: conn.execute(_PURGE_KEYS, before, limit))
         return int(status.rpartition(" ")[2])  # "DELETE n"
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
+
+    # -- the log -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        position = int(await self._run(lambda conn: conn.fetchval(HEAD_QUERY)))
+        self._watch.advance(position)
+        return position
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        rows: list[Any] = await self._run(lambda conn: conn.fetch(READ_EVENTS, after, limit))
+        events = [
+            StoredEvent(row[0], row[1], row[2], row[3], row[4].encode(), row[5]) for row in rows
+        ]
+        if events:
+            self._watch.advance(events[-1].position)
+        return events
+
+    def seen_head(self) -> int:
+        return self._watch.seen
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        await self._listen()
+        if self._watch.seen <= after:
+            await self.head()  # appended before we listened, or by anyone while we did not
+        remaining = deadline - loop.time()
+        if self._watch.seen <= after and remaining > 0:
+            await self._watch.wait_beyond(after, remaining)
+        return self._watch.seen
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        self._watch.advance(int(payload))
+
+    async def _listen(self) -> None:
+        """A connection of its own, outside the pool, LISTENing for appends (made on
+        first use; made again if it was lost)."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
+            await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            self._listener = None
+            raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
+        try:
+            conn = await asyncpg.connect(
+                self._dsn,
+                timeout=self._timeout,
+                command_timeout=self._timeout,
+                server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+            )
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+        try:
+            session = PostgresReducerSession(conn, name)
+            try:
+                await session.acquire()
+                yield session
+            except TimeoutError:
+                raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
+            except _UNAVAILABLE as exc:
+                raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
+        finally:
+            await conn.close(timeout=self._timeout)  # and with it the advisory lock

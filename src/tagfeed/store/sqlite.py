@@ -3,9 +3,12 @@
 One writer thread owns the only writing connection and commits concurrent units of work
 together (group commit): it drains whatever is queued and pays for one COMMIT (and with
 ``synchronous=FULL`` one fsync) per batch; a unit that fails is rolled back alone (see
-``_write_batch``). A unit is acknowledged only after that COMMIT returns. Reads run on a
-small thread pool, each thread with its own read-only connection; WAL lets them proceed
-while the writer writes. A progress handler aborts any statement that outlives the timeout.
+``_write_batch``). A unit is acknowledged only after that COMMIT returns. Each unit's
+events are appended to the log in that transaction, with what the inline reducers
+(messages, counts) make of them. Reads that touch few rows run on the event loop's own
+read-only connection, others on a small thread pool, each thread with its own; WAL lets
+them proceed while the writer writes. A progress handler aborts any statement that
+outlives the timeout.
 """
 
 import asyncio
@@ -13,48 +16,36 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
-
-import msgspec
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from tagfeed.domain.counting import ALL_TAGS, Piece
+from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
-from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.head import HeadWatch
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+)
+from tagfeed.store.sqlite_views import SQLiteReducerSession
 from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
-_encode = msgspec.json.Encoder().encode
 Row = tuple[Any, ...]
 
 MAX_BATCH = 512
 _COLUMNS = "id, text, tag, user_id, created_at"
-_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-# Many rows in one statement (the writer's batches, bulk import): the rows travel as one
-# JSON array that SQLite unpacks in C, inside a single sqlite3_step that runs without
-# the GIL. executemany releases and retakes the GIL on every row, and each retake waits
-# for the thread that holds it (the event loop, the import's parser) to yield it, up to
-# the switch interval. Rows go in sorted by (tag, created_at), the table's own order, so
-# that consecutive inserts land on the same pages (measured: 10-20% less time).
-INSERT_ROWS = (
-    f"INSERT INTO messages ({_COLUMNS})"
-    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)"
-    " ORDER BY 3, 5"
-)
-BUMP_COUNTERS = (
-    "INSERT INTO message_counts (tag, span, start, slot, n)"
-    " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each(?)"
-    " WHERE true ORDER BY 1, 2, 3"  # WHERE: lets SQLite parse the ON CONFLICT below
-    " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
-)
 _FIND_KEY = (
     "SELECT fingerprint, status, location, created_at, body FROM idempotency_keys"
     " WHERE user_id = ? AND key = ?"
@@ -66,8 +57,13 @@ _PURGE_KEYS = (
     " (SELECT user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)"
 )
 _GENERATION = "SELECT coalesce(max(generation), 0) FROM counter_generation"
-_PROGRESS_STEPS = 1000
-_INLINE_BUSY_MS = 50  # VM instructions between deadline checks: microseconds of work
+_PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
+# How long a read on the event loop's own connection waits for a lock before it moves
+# to the pool, which waits up to the timeout: the loop must not stall for longer.
+_INLINE_BUSY_MS = 50
+# How often a wait for the head also reads it from the file: appends by other processes
+# (``--workers``, an import) send no in-process signal.
+_HEAD_RECHECK_SECONDS = 0.5
 
 
 def sqlite_path(url: str) -> str:
@@ -75,18 +71,9 @@ def sqlite_path(url: str) -> str:
     return parse_database_url(url).sqlite_path
 
 
-StoredRow = tuple[str, str, str, str, int]  # a message as the table holds it
-
-
 def message_from_row(row: Row) -> Message:
     """The message of a ``messages`` row (its columns in ``_COLUMNS`` order)."""
     return Message(row[0], row[1], row[2], row[3], from_epoch_micros(row[4]))
-
-
-def row_from_message(message: tuple[str, str, str, str, datetime]) -> StoredRow:
-    """A message (or the same five fields as a plain tuple) as the table holds it:
-    ``created_at`` in microseconds since the epoch."""
-    return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
 
 
 def _where(where: MessageFilter) -> tuple[list[str], list[object]]:
@@ -128,26 +115,6 @@ def _floor_sql(micros: str, step_us: int) -> str:
     return f"{micros} - ({micros} % {step_us} + {step_us}) % {step_us}"
 
 
-def _count_row(tag: str, span: timedelta) -> str:
-    step_us = _micros(span)
-    return f"({tag}, {int(span.total_seconds())}, {_floor_sql('NEW.created_at', step_us)}, 0, 1)"
-
-
-# The writer's connection keeps the counters (hour and day, the tag's and all tags') in
-# the statement that inserts the messages. TEMP: it exists for that connection only;
-# the bulk loaders fold their counters themselves, a batch at a time.
-_COUNT_ON_INSERT = (
-    "CREATE TEMP TRIGGER IF NOT EXISTS count_on_insert AFTER INSERT ON main.messages BEGIN"
-    " INSERT INTO message_counts (tag, span, start, slot, n) VALUES "
-    + ", ".join(
-        _count_row(tag, span)
-        for tag in ("NEW.tag", f"'{ALL_TAGS}'")
-        for span in (timedelta(hours=1), timedelta(days=1))
-    )
-    + " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + 1; END"
-)
-
-
 def pieces_query(tag: str | None, pieces: Sequence[Piece]) -> tuple[str, list[object]]:
     """One statement summing every piece: raw pieces count messages, others sum counters."""
     parts: list[str] = []
@@ -180,8 +147,7 @@ def series_query(
             " WHERE tag = ? AND span = ? AND start >= ? AND start < ? GROUP BY start",
             [ALL_TAGS if tag is None else tag, int(step.total_seconds()), *bounds],
         )
-    size = _micros(step)
-    floor = f"created_at - ((created_at % {size}) + {size}) % {size}"
+    floor = _floor_sql("created_at", _micros(step))
     where = "created_at >= ? AND created_at < ?"
     params: list[object] = bounds
     if tag is not None:
@@ -201,11 +167,11 @@ def translate_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"SQLite error: {exc}")
 
 
-def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
-    """Write one unit inside the caller's savepoint, unless its idempotency key is
-    already held: then nothing is written and ``work.held_by`` tells by what. Units run
-    one after another on the writer's connection, so a key claimed earlier in the same
-    batch is seen here too."""
+def _write_unit(conn: sqlite3.Connection, work: UnitOfWork, head: int, now: datetime) -> int:
+    """Write one unit inside the caller's savepoint, its events after ``head``; return
+    how many it appended. Unless its idempotency key is already held: then nothing is
+    written and ``work.held_by`` tells by what. Units run one after another on the
+    writer's connection, so a key claimed earlier in the same batch is seen here too."""
     claim = work.claim
     if claim is not None:
         record = claim.record
@@ -220,8 +186,8 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
                 row[4],
                 from_epoch_micros(row[3]),
             )
-            return
-    conn.executemany(_INSERT, [row_from_message(m) for m in work.new_messages])
+            return 0
+    conn.execute(sqlite_log.APPLY, sqlite_log.apply_params(head, work.events, now))
     if claim is not None:
         record = claim.record
         conn.execute(
@@ -236,16 +202,30 @@ def _write_unit(conn: sqlite3.Connection, work: UnitOfWork) -> None:
                 epoch_micros(record.created_at),
             ),
         )
+    return len(work.events)
+
+
+# Work for the writer thread besides units of work: a catch-up reducer's transaction.
+_Task = Callable[[sqlite3.Connection], None]
 
 
 @dataclass(slots=True)
 class _Pending:
-    work: UnitOfWork
+    work: UnitOfWork | _Task
     future: "asyncio.Future[None]"
     loop: asyncio.AbstractEventLoop
 
 
-def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
+Outcome = tuple[_Pending, BaseException | None]
+
+
+def _unit(pending: _Pending) -> UnitOfWork:
+    """The unit of work of a pending post (the writer sorts them from tasks first)."""
+    return cast(UnitOfWork, pending.work)
+
+
+def _settle(outcomes: list[Outcome], watch: HeadWatch, head: int) -> None:
+    watch.advance(head)
     for pending, error in outcomes:
         if pending.future.done():  # the waiter gave up (timeout or cancellation)
             continue
@@ -255,29 +235,38 @@ def _settle(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
             pending.future.set_exception(error)
 
 
-def _wake(outcomes: list[tuple[_Pending, BaseException | None]]) -> None:
-    """Settle a batch's futures with one wake-up per event loop: each
-    call_soon_threadsafe costs a write to the loop's self-pipe."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, BaseException | None]]] = {}
-    for outcome in outcomes:
-        by_loop.setdefault(outcome[0].loop, []).append(outcome)
-    for loop, settled in by_loop.items():
-        loop.call_soon_threadsafe(_settle, settled)
+def _give_positions(live: list[_Pending], head: int) -> int:
+    """Number each unit's events from ``head`` on, in batch order; the new head."""
+    for pending in live:
+        work = _unit(pending)
+        count = len(work.events)
+        work.positions = list(range(head + 1, head + 1 + count))
+        head += count
+    return head
 
 
 class SQLiteStore:
     def __init__(
-        self, url: str, *, timeout: float, synchronous: str = "FULL", readers: int = 4
+        self,
+        url: str,
+        *,
+        timeout: float,
+        synchronous: str = "FULL",
+        readers: int = 4,
+        lease_seconds: float = 15.0,
     ) -> None:
         self._path = sqlite_path(url)
         self._timeout = timeout
         self._synchronous = synchronous
         self._reader_count = readers
+        self._lease_seconds = lease_seconds  # a catch-up reducer's (sqlite_views.py)
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._inline_conn: sqlite3.Connection | None = None
+        self._head: int | None = None  # the last position appended; the writer's own
+        self._watch = HeadWatch()
 
     # -- connections -------------------------------------------------------------------
 
@@ -334,6 +323,15 @@ class SQLiteStore:
         except TimeoutError:
             raise StoreTimeout("SQLite did not commit within the timeout") from None
 
+    def _wake(self, outcomes: list[Outcome], head: int) -> None:
+        """Settle a batch's futures, and tell the loops the new head, with one wake-up
+        per event loop: each call_soon_threadsafe costs a write to the loop's self-pipe."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled, self._watch, head)
+
     def _write_loop(self) -> None:
         conn: sqlite3.Connection | None = None
         while True:
@@ -351,35 +349,91 @@ class SQLiteStore:
                     stopping = True
                     break
                 batch.append(item)
+            units = [p for p in batch if isinstance(p.work, UnitOfWork)]
             try:
                 if conn is None:
                     conn = self._connect(read_only=False)
-                    conn.execute(_COUNT_ON_INSERT)
-                self._write_batch(conn, batch)
+                    for statement in sqlite_log.APPLY_SETUP:
+                        conn.execute(statement)
+                if units:
+                    self._write_batch(conn, units)
             except Exception as exc:  # the thread must outlive any one batch
+                self._head = None  # read it again: the batch may have failed on it
                 error = (
                     translate_error(exc)
                     if isinstance(exc, sqlite3.Error)
                     else StoreError(f"SQLite writer failed: {exc!r}")
                 )
-                _wake([(pending, error) for pending in batch])
-                try:
-                    if conn is not None and conn.in_transaction:
-                        conn.rollback()
-                except sqlite3.Error:
-                    conn = None  # reconnect for the next batch
+                self._wake([(pending, error) for pending in batch], 0)
+                conn = self._rolled_back(conn)
+                if stopping:
+                    break
+                continue
+            for pending in batch:
+                if not isinstance(pending.work, UnitOfWork):
+                    conn = self._run_task(conn, pending, pending.work)
             if stopping:
                 break
         if conn is not None:
             conn.close()
 
+    @staticmethod
+    def _rolled_back(conn: sqlite3.Connection | None) -> sqlite3.Connection | None:
+        """The connection after a failure, rolled back; None to reconnect."""
+        try:
+            if conn is not None and conn.in_transaction:
+                conn.rollback()
+        except sqlite3.Error:
+            return None
+        return conn
+
+    def _run_task(
+        self, conn: sqlite3.Connection | None, pending: _Pending, task: _Task
+    ) -> sqlite3.Connection | None:
+        """Run a catch-up reducer's transaction on the writer's connection, without an
+        fsync of its own: its effects and its checkpoint commit together, and the log
+        can always give them again, so a power loss only makes it apply them once more."""
+        error: BaseException | None = None
+        try:
+            if conn is None:
+                raise StoreUnavailable("the SQLite writer has no connection")
+            if pending.future.done():
+                return conn
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                task(conn)
+            finally:
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        except sqlite3.Error as exc:
+            error = translate_error(exc)
+            conn = self._rolled_back(conn)
+        except Exception as exc:  # LeaseHeld, LeaseLost, an applier's bug: to the caller
+            error = exc
+            conn = self._rolled_back(conn)
+        self._head = None  # a reducer never appends, but read it again to be sure
+        self._wake([(pending, error)], 0)
+        return conn
+
+    async def _on_writer(self, task: _Task) -> None:
+        """Run ``task`` on the writer thread's connection, between its batches."""
+        if self._writer is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Pending(task, future, loop))
+        try:
+            async with asyncio.timeout(self._timeout):
+                await future
+        except TimeoutError:
+            raise StoreTimeout("SQLite did not commit within the timeout") from None
+
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         """Plain posts (no key to claim) go in with one INSERT statement in autocommit
-        mode, its own transaction, with the counters kept by the writer's trigger
-        (``_COUNT_ON_INSERT``): one sqlite3_step, so the writer takes the GIL back once
-        per batch. The event loop holds the GIL while it is busy, and each retake can
-        wait the 5 ms switch interval: with BEGIN, INSERT, counters and COMMIT as four
-        statements, the writer spent most of its time waiting for the GIL.
+        mode, its own transaction (``sqlite_log.APPLY``: events, messages and counters
+        in one sqlite3_step), so the writer takes the GIL back once per batch. The event
+        loop holds the GIL while it is busy, and each retake can wait the switch
+        interval: with BEGIN, INSERT, counters and COMMIT as four statements, the writer
+        spent most of its time waiting for the GIL.
 
         Should the INSERT be refused (it then changes nothing), or should a unit claim
         an idempotency key, the batch runs in one transaction with a savepoint per unit,
@@ -387,29 +441,40 @@ class SQLiteStore:
         live = [p for p in batch if not p.future.done()]  # skip units whose waiter gave up
         if not live:
             return
-        if all(p.work.claim is None for p in live):
-            rows = [row_from_message(m) for p in live for m in p.work.new_messages]
-            try:
-                conn.execute(INSERT_ROWS, (_encode(rows),))
-            except sqlite3.IntegrityError:
-                pass  # an id taken: find which unit, one by one below
-            else:
-                _wake([(pending, None) for pending in live])
-                return
+        now = datetime.now(UTC)
+        if all(_unit(p).claim is None for p in live):
+            posted = [event for p in live for event in _unit(p).events]
+            for _ in range(3):  # another process appended meanwhile: at most a few times
+                if self._head is None:
+                    self._head = sqlite_log.head(conn)
+                try:
+                    conn.execute(sqlite_log.APPLY, sqlite_log.apply_params(self._head, posted, now))
+                except sqlite3.IntegrityError as exc:
+                    if sqlite_log.STALE_HEAD not in str(exc):
+                        break  # an id taken: find which unit, one by one below
+                    self._head = None
+                else:
+                    self._head = _give_positions(live, self._head)
+                    self._wake([(pending, None) for pending in live], self._head)
+                    return
         outcomes: list[BaseException | None] = []
         conn.execute("BEGIN IMMEDIATE")
+        head = sqlite_log.head(conn)  # the write lock is ours: nobody appends meanwhile
         for pending in live:
             conn.execute("SAVEPOINT unit")
             try:
-                _write_unit(conn, pending.work)
+                appended = _write_unit(conn, _unit(pending), head, now)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK TO unit")
                 outcomes.append(StoreError(f"unit rejected: {exc}"))
             else:
+                _unit(pending).positions = list(range(head + 1, head + 1 + appended))
+                head += appended
                 outcomes.append(None)
             conn.execute("RELEASE unit")
         conn.execute("COMMIT")
-        _wake(list(zip(live, outcomes, strict=True)))
+        self._head = head
+        self._wake(list(zip(live, outcomes, strict=True)), head)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -485,6 +550,49 @@ class SQLiteStore:
             lambda conn: int(conn.execute(_GENERATION).fetchone()[0]), inline=True
         )
 
+    # -- bulk (tagfeed import / export) ------------------------------------------------
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        return await asyncio.to_thread(
+            sqlite_bulk.load,
+            self._path,
+            batches,
+            on_duplicate,
+            timeout=self._timeout,
+            synchronous=self._synchronous,
+            translate=translate_error,
+        )
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        return await asyncio.to_thread(
+            sqlite_bulk.export, self._path, tag, write, batch_size, translate_error
+        )
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        position = await asyncio.to_thread(
+            sqlite_rebuild.rebuild,
+            self._path,
+            name,
+            fold,
+            checkpointed=checkpointed,
+            batch=batch,
+            timeout=self._timeout,
+            translate=translate_error,
+        )
+        self._watch.advance(position)
+        return position
+
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         # A connection of its own in a worker thread: the batch is small, so it holds the
         # write lock only briefly, and the group-committing writer waits at most that.
@@ -501,3 +609,65 @@ class SQLiteStore:
         await self._read(
             lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall(), inline=False
         )
+
+    # -- the log -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        position = await self._read(sqlite_log.head, inline=True)
+        self._watch.advance(position)
+        return position
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        events = await self._read(
+            lambda conn: sqlite_log.read_events(conn, after, limit), inline=limit <= 1000
+        )
+        if events:
+            self._watch.advance(events[-1].position)
+        return events
+
+    def seen_head(self) -> int:
+        return self._watch.seen
+
+    async def wait_for_head(self, after: int, within: float) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self._watch.seen <= after:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await self._watch.wait_beyond(after, min(remaining, _HEAD_RECHECK_SECONDS))
+            if self._watch.seen <= after:
+                await self.head()  # appended by another process: no signal here
+        return self._watch.seen
+
+    @asynccontextmanager
+    async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
+        session = SQLiteReducerSession(name, self._lease_seconds)
+        await self._on_writer(session.acquire)
+        try:
+            yield _WriterSession(session, self._on_writer)
+        finally:
+            await self._on_writer(session.release)
+
+
+class _WriterSession:
+    """A SQLite reducer session whose transactions run on the store's writer thread."""
+
+    def __init__(
+        self,
+        session: SQLiteReducerSession,
+        on_writer: Callable[[_Task], Coroutine[Any, Any, None]],
+    ) -> None:
+        self._session = session
+        self._on_writer = on_writer
+        self.name = session.name
+
+    @property
+    def position(self) -> int:
+        return self._session.position
+
+    async def apply(self, changes: object, through: int) -> None:
+        await self._on_writer(lambda conn: self._session.apply(conn, changes, through))
+
+    async def keep(self) -> None:
+        await self._on_writer(self._session.keep)
