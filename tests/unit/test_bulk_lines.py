@@ -96,7 +96,7 @@ def test_max_text_length_comes_from_the_caller() -> None:
         (line(created_at=1764344768), "created_at", "Expected `str`, got `int`"),
         (line(created_at="2026-11-28"), "created_at", "RFC 3339 instant with a zone"),
         (line(created_at="2026-11-28T15:46:08"), "created_at", "with a zone"),
-        (line(created_at="2026-13-28T15:46:08Z"), "created_at", "not a valid instant"),
+        (line(created_at="2026-13-28T15:46:08Z"), "created_at", "must be an RFC 3339 instant"),
         (line(created_at="2026-02-30T15:46:08.000000Z"), "created_at", "not a valid instant"),
         (line(created_at="0001-01-01T00:00:00+01:00"), "created_at", "not a valid instant"),
     ],

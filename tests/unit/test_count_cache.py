@@ -1,18 +1,22 @@
 """The service caches the sum of the sealed hours of a count (SEALED_AFTER); the answer
 must stay exact whatever was posted since, and an import must be seen."""
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tagfeed.domain.counting import Piece
+from tagfeed.api.schemas import render_buckets
+from tagfeed.domain.counting import Granularity, Piece, bucket_edges, floor_to
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.service.messages import SEALED_AFTER, MessageService
+from tagfeed.instants import format_utc
+from tagfeed.service.messages import SEALED_AFTER, CountSeries, MessageService
 from tagfeed.store.memory import MemoryStore
 
 NOW = datetime(2026, 11, 28, 15, 37, tzinfo=UTC)
@@ -109,3 +113,76 @@ async def test_counts_stay_exact_across_the_cut_as_time_passes(
         when = clock[0] - SEALED_AFTER + timedelta(seconds=1) + abs(m) * timedelta(seconds=3)
         post(store, min(when, clock[0]))
     assert await service.count(where) == exact()
+
+
+# -- counts with a granularity and no dates: the default window -------------------------
+
+
+class SeriesCountingStore(MemoryStore):
+    """Records the span of each ``series`` read (the counters behind whole buckets)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.series_reads: list[tuple[datetime, datetime]] = []
+
+    async def series(
+        self, tag: str | None, step: timedelta, start: datetime, end: datetime
+    ) -> dict[datetime, int]:
+        self.series_reads.append((start, end))
+        return await super().series(tag, step, start, end)
+
+
+def spans(buckets: bytes) -> list[tuple[str, str, int]]:
+    return [(b["start"], b["end"], b["count"]) for b in json.loads(b"[" + buckets + b"]")]
+
+
+def exact_buckets(
+    store: MemoryStore, tag: str, edges: list[tuple[datetime, datetime]]
+) -> list[tuple[str, str, int]]:
+    return [
+        (
+            format_utc(start),
+            format_utc(end),
+            sum(1 for m in store.messages.values() if m.tag == tag and start <= m.created_at < end),
+        )
+        for start, end in edges
+    ]
+
+
+@pytest.mark.parametrize("granularity", list(Granularity))
+async def test_the_default_window_is_cached_and_stays_exact_as_the_clock_moves(
+    granularity: Granularity,
+) -> None:
+    step = granularity.step
+    clock = [datetime(2026, 11, 28, 15, 37, 21, 123456, tzinfo=UTC)]
+    store = SeriesCountingStore()
+    service = MessageService(store, clock=lambda: clock[0])
+    where = MessageFilter("t", TimeRange())  # no dateStart, no dateEnd
+    post(store, clock[0] - timedelta(days=3, seconds=5))  # sealed for every granularity
+
+    async def check() -> CountSeries:
+        series = await service.count_series(where, granularity, render_buckets)
+        buckets = spans(series.sealed) + spans(series.live)
+        period = TimeRange(floor_to(clock[0], step) + step - timedelta(days=7), clock[0])
+        assert buckets == exact_buckets(store, "t", bucket_edges(period, granularity))
+        assert len(buckets) == timedelta(days=7) // step  # 7 days, 168 hours, 10,080 minutes
+        assert series.total == sum(count for _, _, count in buckets)
+        return series
+
+    first = await check()
+    reads = len(store.series_reads)
+    # A moment later, in the same bucket, with a new post: the sealed buckets come from
+    # the cache (no read of the counters reaches before the sealed end), the rest is fresh.
+    clock[0] += min(step, SEALED_AFTER) / 7
+    post(store, clock[0] - timedelta(seconds=1))
+    second = await check()
+    assert second.sealed is first.sealed  # the very rendering cached by the first call
+    sealed_end = floor_to(clock[0] - SEALED_AFTER, step)
+    assert all(start >= sealed_end for start, _ in store.series_reads[reads:])
+    assert second.total == first.total + 1
+    # The clock crosses a bucket boundary and more posts land: still exact.
+    clock[0] = floor_to(clock[0], step) + step + timedelta(seconds=2)
+    post(store, clock[0] - timedelta(seconds=1))
+    post(store, clock[0] - timedelta(seconds=3))
+    third = await check()
+    assert third.total == second.total + 2

@@ -181,3 +181,32 @@ def test_splitting_at_the_sealed_end_keeps_the_same_buckets(
     after = bucket_edges(TimeRange(split, period.end), granularity)
     assert before + after == bucket_edges(period, granularity)
     assert all(end <= start + timedelta(minutes=offset) for _, end in before)
+
+
+def test_a_future_date_start_without_an_end_is_refused_like_a_start_after_the_end() -> None:
+    from tagfeed.domain.counting import series_period
+
+    now = datetime(2026, 11, 28, 15, 37, tzinfo=UTC)
+    with pytest.raises(InvalidInput) as refused:
+        series_period(TimeRange(now + timedelta(seconds=1), None), Granularity.HOUR, now)
+    assert refused.value.field == "dateStart"
+    assert "after now" in refused.value.detail
+    # Starting exactly now is an empty period, like two equal instants.
+    assert series_period(TimeRange(now, None), Granularity.HOUR, now) == TimeRange(now, now)
+
+
+@pytest.mark.parametrize("granularity", list(Granularity))
+def test_an_open_start_is_seven_days_of_whole_buckets_up_to_the_end(
+    granularity: Granularity,
+) -> None:
+    from tagfeed.domain.counting import series_period
+
+    now = datetime(2026, 11, 28, 15, 37, 21, 5, tzinfo=UTC)
+    period = series_period(TimeRange(), granularity, now)
+    edges = bucket_edges(period, granularity)
+    assert len(edges) == timedelta(days=7) // granularity.step <= MAX_BUCKETS
+    assert edges[0][0] == floor_to(edges[0][0], granularity.step)  # the first one is whole
+    assert edges[-1][1] == now  # the last one is the open one, up to now
+    # An explicit end on a boundary: exactly the 7 days before it.
+    end = datetime(2026, 11, 29, tzinfo=UTC)
+    assert series_period(TimeRange(None, end), granularity, now).start == end - timedelta(days=7)

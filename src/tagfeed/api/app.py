@@ -15,9 +15,9 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from tagfeed.api import routes
 from tagfeed.api.context import RequestContext
 from tagfeed.api.docs import docs_page, docs_static
+from tagfeed.api.endpoints import endpoints
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
@@ -59,7 +59,8 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     tests pass their own. Migrations are not run here (see ``tagfeed.cli``)."""
     configure_logging(settings.log_level)
     chosen_store = store if store is not None else store_from_settings(settings)
-    openapi_body = encoder.encode(build_openapi())
+    table = endpoints(settings)
+    openapi_body = encoder.encode(build_openapi(table, settings))
     service = MessageService(
         chosen_store,
         max_text_length=settings.max_text_length,
@@ -88,11 +89,9 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
 
     app = Starlette(
         routes=[
-            Route("/v1/messages", routes.messages, methods=["GET", "POST"]),
-            Route("/v1/messages/counts", routes.count_messages, methods=["GET"]),
-            Route("/v1/messages/{message_id}", routes.get_message, methods=["GET"]),
-            Route("/healthz", routes.healthz, methods=["GET"]),
-            Route("/readyz", routes.readyz, methods=["GET"]),
+            # One route per path, so a 405 lists every allowed method in Allow.
+            *(Route(e.path, e.handler, methods=e.methods) for e in table),
+            # The document and its viewer, outside the document they serve.
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/docs", docs_page, methods=["GET"]),
             Mount("/docs/static", docs_static()),
@@ -100,6 +99,9 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
         exception_handlers=make_handlers(settings.retry_after_seconds),  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    # No 307 from /v1/messages/ to /v1/messages: its Location would be built from the
+    # client's Host header. An unknown path, trailing slash or not, is a 404 problem.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.service = service
     app.state.authenticator = authenticator_for(settings)

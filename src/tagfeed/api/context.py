@@ -5,6 +5,7 @@ never message texts, query values or secrets)."""
 import random
 import re
 import time
+from collections.abc import Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,8 +14,10 @@ _CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 log = structlog.get_logger("tagfeed.access")
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
+def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The client's ``X-Request-ID`` (lower-case header names, as ASGI and uvicorn keep
+    them) when it is usable: 1-128 printable ASCII characters."""
+    for name, value in headers:
         if name == b"x-request-id":
             return value.decode("ascii") if _CLIENT_REQUEST_ID.fullmatch(value) else None
     return None
@@ -30,7 +33,7 @@ class RequestContext:
             return
         started = time.perf_counter()
         # Unique, not secret: the random module is much cheaper than os.urandom here.
-        request_id = _incoming_request_id(scope) or f"{random.getrandbits(128):032x}"
+        request_id = incoming_request_id(scope["headers"]) or f"{random.getrandbits(128):032x}"
         scope["tagfeed.request_id"] = request_id
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500

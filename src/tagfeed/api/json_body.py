@@ -14,11 +14,11 @@
 """
 
 import json
+import re
 from typing import Any
 
 import msgspec
 
-from tagfeed.api.problems import field_of_decode_error
 from tagfeed.api.schemas import NewMessage, new_message_decoder
 from tagfeed.domain.errors import InvalidInput
 
@@ -46,6 +46,44 @@ _duplicate_checker = json.JSONDecoder(
 )
 
 
+_FIELDS = NewMessage.__struct_fields__  # every one required, every one a string
+# msgspec's validation messages (pinned version; tests/unit/test_problems.py reads the real
+# ones): only the JSON type found and where are taken from them, never their wording.
+_WRONG_TYPE = re.compile(r"Expected `[a-z]+`, got `([a-z]+)`(?: - at `\$\.([A-Za-z_]+)`)?")
+_JSON_TYPES = {
+    "null": "null",
+    "bool": "a boolean",
+    "int": "a number",
+    "float": "a number",
+    "str": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+def _what_is_wrong(body: bytes, reason: str) -> InvalidInput:
+    """The error for a body msgspec refused as a NewMessage, in the service's own words
+    (``field: must ...``); msgspec's messages speak of ``$.tag`` and name one missing
+    field where the client needs to know all of them."""
+    wrong = _WRONG_TYPE.match(reason)
+    if wrong is not None:
+        got, field = wrong.groups()
+        if field is None:
+            return InvalidInput("body", "must be a JSON object")
+        return InvalidInput(field, f"must be a JSON string, got {_JSON_TYPES.get(got, got)}")
+    if reason.startswith("Object missing required field"):
+        # msgspec read the whole object to find a field missing, so this parse cannot
+        # recurse too deeply; trailing bytes after the object are still a DecodeError.
+        try:
+            members = msgspec.json.decode(body, type=dict[str, msgspec.Raw])
+        except msgspec.DecodeError as exc:
+            return InvalidInput("body", f"is not valid JSON ({exc})")
+        missing = [name for name in _FIELDS if name not in members]
+        verb = "is" if len(missing) == 1 else "are"
+        return InvalidInput(", ".join(missing), f"{verb} required (a JSON string)")
+    return InvalidInput("body", f"does not match the expected shape ({reason})")
+
+
 def decode_new_message(body: bytes) -> NewMessage:
     """The body as a NewMessage; raises InvalidInput naming ``body`` or the field."""
     try:
@@ -54,10 +92,7 @@ def decode_new_message(body: bytes) -> NewMessage:
         # on a duplicate name (or recursion, caught below).
         _duplicate_checker.decode(body.decode("utf-8"))
     except msgspec.ValidationError as exc:
-        reason = str(exc)
-        if "Expected `object`" in reason and "$." not in reason:
-            raise InvalidInput("body", "must be a JSON object") from None
-        raise InvalidInput(field_of_decode_error(reason), reason) from None
+        raise _what_is_wrong(body, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidInput("body", f"is not valid JSON ({exc})") from None
     except UnicodeDecodeError:

@@ -1,7 +1,6 @@
 """problem+json (RFC 9457): one table maps every exception we expect to an HTTP problem.
 Handlers raise; they never build error responses by hand."""
 
-import re
 from dataclasses import dataclass
 
 import structlog
@@ -53,7 +52,8 @@ KINDS: dict[int, ProblemKind] = {
     503: ProblemKind("unavailable", "Service unavailable"),
 }
 
-# The one table from exception to status; looked up along the exception's MRO.
+# The one table from exception to status, looked up along the exception's MRO; the app
+# registers one handler for each class here (make_handlers), so the two cannot disagree.
 STATUS_OF: dict[type[Exception], int] = {
     InvalidInput: 400,
     MessageNotFound: 404,
@@ -74,46 +74,62 @@ def request_id_of(request: Request) -> str:
     return value if isinstance(value, str) else ""
 
 
-def problem_body(status: int, detail: str, request_id: str) -> bytes:
-    kind = KINDS.get(status) or ProblemKind(f"http-{status}", "Error")
-    return encoder.encode(Problem(f"/problems/{kind.slug}", kind.title, status, detail, request_id))
-
-
-def problem_response(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+def problem(
+    status: int, detail: str, request_id: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = problem_body(status, detail, request_id_of(request))
+    """The one rendering of a problem, for the app's handlers and for the refusals the
+    HTTP protocol sends before any app runs (``server/protocol.py``)."""
+    kind = KINDS.get(status) or ProblemKind(f"http-{status}", "Error")
+    body = encoder.encode(Problem(f"/problems/{kind.slug}", kind.title, status, detail, request_id))
     return Response(body, status, headers, media_type=PROBLEM_JSON)
 
 
 def status_for(exc: Exception) -> int:
+    """The status of a refusal that carries its own (ApiError, Starlette's HTTPException),
+    else from STATUS_OF, else 500."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, HTTPException):
+        return exc.status_code
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
             return STATUS_OF[cls]
     return 500
 
 
-def _public_detail(exc: Exception, status: int, retry_after: int) -> tuple[str, dict[str, str]]:
+def _public_detail(
+    request: Request, exc: Exception, status: int, retry_after: int
+) -> tuple[str, dict[str, str]]:
+    """What the client is told, and the headers that go with it."""
     if status == 503:
         return "the database is unavailable; retry later", {"Retry-After": str(retry_after)}
-    if status == 409:  # the first request with the key is still running: soon done
-        return str(exc), {"Retry-After": "1"}
     if status == 500:
         return "an unexpected error occurred; quote the request_id when reporting it", {}
+    if isinstance(exc, InvalidInput):
+        return f"{exc.field}: {exc.detail}", {}
+    if isinstance(exc, ApiError | AuthError):
+        return exc.detail, exc.headers
+    if isinstance(exc, HTTPException):
+        detail = {
+            404: f"no such path: {request.url.path}",
+            405: f"{request.method} is not allowed here",
+        }.get(exc.status_code, exc.detail)
+        return detail, dict(exc.headers or {})
+    if isinstance(exc, RequestInFlight):  # the first request with the key: soon done
+        return str(exc), {"Retry-After": "1"}
     if isinstance(exc, OverflowError):
         return f"a date is too close to year 1 or 9999 for this request ({exc})", {}
-    return str(exc.detail if isinstance(exc, InvalidInput) else exc), {}
+    return str(exc), {}
 
 
 def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
-    """Exception handlers for Starlette: domain and store errors through STATUS_OF,
-    API refusals and Starlette's own HTTP errors (404 path, 405 with Allow) as problems."""
+    """Exception handlers for Starlette: one for every class of STATUS_OF and for the
+    refusals that carry their status (ApiError, Starlette's 404 and 405 with Allow), and
+    a last one for anything unexpected (500)."""
 
-    async def domain_or_store(request: Request, exc: Exception) -> Response:
+    async def refusal(request: Request, exc: Exception) -> Response:
         status = status_for(exc)
-        detail, headers = _public_detail(exc, status, retry_after)
-        if isinstance(exc, InvalidInput):
-            detail = f"{exc.field}: {exc.detail}"
+        detail, headers = _public_detail(request, exc, status, retry_after)
         if status >= 500:
             # Full detail (never the message text) in the log, keyed by the request id.
             log.error(
@@ -122,46 +138,15 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
                 request_id=request_id_of(request),
                 exc_info=exc if status == 500 else None,
             )
-        return problem_response(request, status, detail, headers)
-
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return problem_response(request, exc.status, exc.detail, exc.headers)
-
-    async def auth_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, AuthError)
-        return problem_response(request, status_for(exc), exc.detail, exc.headers)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        detail = {
-            404: f"no such path: {request.url.path}",
-            405: f"{request.method} is not allowed here",
-        }.get(exc.status_code, exc.detail)
-        return problem_response(request, exc.status_code, detail, dict(exc.headers or {}))
+        return problem(status, detail, request_id_of(request), headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled_error", request_id=request_id_of(request), exc_info=exc)
-        return problem_response(request, 500, _public_detail(exc, 500, retry_after)[0])
+        detail, _ = _public_detail(request, exc, 500, retry_after)
+        return problem(500, detail, request_id_of(request))
 
-    return {
-        InvalidInput: domain_or_store,
-        MessageNotFound: domain_or_store,
-        RequestInFlight: domain_or_store,
-        IdempotencyKeyReused: domain_or_store,
-        OverflowError: domain_or_store,
-        StoreError: domain_or_store,
-        ApiError: api_error,
-        AuthError: auth_error,
-        HTTPException: http_error,
-        Exception: unexpected,
-    }
-
-
-_MSGSPEC_FIELD = re.compile(r"`\$\.([A-Za-z_]+)`|field `([A-Za-z_]+)`")
-
-
-def field_of_decode_error(message: str) -> str:
-    """The field a msgspec validation message points at, else ``body``."""
-    match = _MSGSPEC_FIELD.search(message)
-    return (match.group(1) or match.group(2)) if match else "body"
+    handlers: dict[type[Exception] | int, object] = dict.fromkeys(
+        (*STATUS_OF, ApiError, HTTPException), refusal
+    )
+    handlers[Exception] = unexpected
+    return handlers

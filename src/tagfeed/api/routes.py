@@ -12,6 +12,8 @@ from tagfeed.api.params import parse_filter, parse_list_params, query_of, query_
 from tagfeed.api.problems import ApiError
 from tagfeed.api.schemas import (
     CountsOut,
+    Health,
+    Ready,
     counts_body,
     encoder,
     message_out,
@@ -165,9 +167,9 @@ async def messages(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return _json({"status": "ok"})
+    return _json(Health("ok"))
 
 
 async def readyz(request: Request) -> Response:
     await _service(request).ready()
-    return _json({"status": "ready"})
+    return _json(Ready("ready"))

@@ -2,12 +2,13 @@
 produce the OpenAPI schemas, so the document cannot drift from the code."""
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from tagfeed.domain.counting import Bucket, Granularity
 from tagfeed.domain.model import Message
+from tagfeed.domain.tags import MAX_TAG_LENGTH
 from tagfeed.instants import format_utc
 
 
@@ -18,7 +19,8 @@ class NewMessage(msgspec.Struct):
     text: Annotated[
         str,
         msgspec.Meta(
-            description="1-280 characters after trimming; no NUL",
+            # The maximum is a setting: openapi.py writes it into this description.
+            description="1 to TAGFEED_MAX_TEXT_LENGTH characters after trimming; no NUL",
             extra_json_schema={"minLength": 1},
         ),
     ]
@@ -26,7 +28,7 @@ class NewMessage(msgspec.Struct):
         str,
         msgspec.Meta(
             description="normalised: NFKC, leading '#' dropped, case-folded, "
-            "inner whitespace to '-'; then 1-64 letters, digits, '_' or '-'",
+            f"inner whitespace to '-'; then 1-{MAX_TAG_LENGTH} letters, digits, '_' or '-'",
             extra_json_schema={"minLength": 1},
         ),
     ]
@@ -61,6 +63,17 @@ class Problem(msgspec.Struct, omit_defaults=True):
     status: int
     detail: str
     request_id: str = ""  # omitted when empty
+
+
+MessageCount = Annotated[int, msgspec.Meta(ge=0)]  # GET /v1/messages?count=1
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok"]
+
+
+class Ready(msgspec.Struct):
+    status: Literal["ready"]
 
 
 class BucketOut(msgspec.Struct):

@@ -17,7 +17,8 @@ from tagfeed.domain.timerange import TimeRange
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-MAX_BUCKETS = 10_080  # a week of minutes
+DEFAULT_SERIES_WINDOW = timedelta(days=7)
+MAX_BUCKETS = 10_080  # a week of minutes: the default window always fits
 # Open ends of a period, as instants every backend can store.
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -110,6 +111,29 @@ def check_bucket_count(period: TimeRange, granularity: Granularity) -> None:
             "granularity",
             f"the period holds {count} {granularity.value} buckets; at most {MAX_BUCKETS}",
         )
+
+
+def series_period(period: TimeRange, granularity: Granularity, now: datetime) -> TimeRange:
+    """The period a bucketed count covers, its open sides filled in like Twitter's counts
+    endpoint: the end defaults to ``now``; the start to DEFAULT_SERIES_WINDOW of whole
+    buckets up to and including the one that holds the end (7 day buckets, 168 hour
+    buckets, 10,080 minute buckets, the last one still open when the end is now).
+
+    An aligned default start repeats for every request within one bucket, which is what
+    lets the service cache the sealed buckets of the default window.
+
+    Raises InvalidInput (field dateStart) when the start is after the end, whether the
+    end was given or defaulted to now: a ``dateStart`` in the future with no ``dateEnd``
+    is the same mistake as one after ``dateEnd``.
+    """
+    end = period.end or now
+    if period.start is None:
+        return TimeRange(ceil_to(end, granularity.step) - DEFAULT_SERIES_WINDOW, end)
+    if period.start > end:
+        raise InvalidInput(
+            "dateStart", "must not be after now (the end of the period when dateEnd is absent)"
+        )
+    return TimeRange(period.start, end)
 
 
 def last_bucket_end_by(period: TimeRange, granularity: Granularity, instant: datetime) -> datetime:

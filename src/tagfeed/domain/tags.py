@@ -43,5 +43,11 @@ def normalise_tag(raw: str) -> str:
         raise InvalidInput("tag", f"must be at most {MAX_TAG_LENGTH} characters once normalised")
     for char in tag:
         if char not in "_-" and unicodedata.category(char) not in _ALLOWED_CATEGORIES:
-            raise InvalidInput("tag", f"may hold only letters, digits, '_' and '-'; found {char!r}")
+            rule = "may hold only letters, digits, '_' and '-'"
+            if char in raw:
+                raise InvalidInput("tag", f"{rule}; found {char!r}")
+            # NFKC made it ('½' is '1', FRACTION SLASH, '2'): say what was sent.
+            raise InvalidInput(
+                "tag", f"{rule}; {raw!r} normalises (NFKC) to {tag!r}, which holds {char!r}"
+            )
     return tag

@@ -6,10 +6,20 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from tagfeed.domain.errors import InvalidInput
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INSTANT = re.compile(
-    r"(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+# The syntax of dates and instants, each field in its range, written once: the parser
+# below and the OpenAPI document (DAY_OR_INSTANT_PATTERN, an ECMA-262 regex) use these.
+# Whether the day exists (2026-02-30) is checked by the calendar, not by the pattern.
+_DAY = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+_FRACTION = r"[0-9]{1,9}"
+_ZONE = r"[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+DAY_OR_INSTANT_PATTERN = f"^{_DAY}(?:[Tt ]{_TIME}(?:[.]{_FRACTION})?(?:{_ZONE}))?$"
+
+_DATE = re.compile(_DAY)
+_INSTANT = re.compile(f"(?P<base>{_DAY}[Tt ]{_TIME})(?:[.](?P<frac>{_FRACTION}))?(?P<zone>{_ZONE})")
+# An offset whose '+' was sent unencoded in a query string, where it means a space.
+_SPACE_FOR_PLUS = re.compile(
+    f"{_DAY}[Tt ]{_TIME}(?:[.]{_FRACTION})? (?:[01][0-9]|2[0-3]):[0-5][0-9]"
 )
 _CANONICAL_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 _DAY_OR_INSTANT = "a date (YYYY-MM-DD) or an RFC 3339 instant with a zone"
@@ -47,6 +57,12 @@ def parse_instant(field: str, raw: str) -> datetime:
 def _parse_instant(field: str, raw: str, expected: str) -> datetime:
     match = _INSTANT.fullmatch(raw)
     if match is None:
+        if _SPACE_FOR_PLUS.fullmatch(raw):
+            raise InvalidInput(
+                field,
+                f"must be {expected}, got {raw!r}: a '+' in a URL query means a space, "
+                "so send the offset's '+' as %2B",
+            )
         raise InvalidInput(field, f"must be {expected}, got {raw!r}")
     fraction = (match["frac"] or "").ljust(6, "0")[:6]  # keep microseconds, drop the rest
     zone = "+00:00" if match["zone"] in "Zz" else match["zone"]

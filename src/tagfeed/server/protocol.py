@@ -20,10 +20,27 @@ It also sends each response head together with the first write of its body
 (``_OneWriteResponses``): uvicorn writes them separately, two system calls and two TCP
 segments where one does.
 
-Every refusal closes the connection and carries ``X-Request-ID``. The body itself is
-bounded by the app (``routes._read_body``: size and ``read_timeout``). This reaches into
-uvicorn's protocol internals, so uvicorn is pinned and tests/e2e/test_hostile_input.py
-checks each bound against the real server.
+Every refusal closes the connection and carries ``X-Request-ID`` (the client's when the
+parser had read it, else a new one), its body rendered by ``problems.problem`` like every
+other problem. The body itself is bounded by the app (``routes._read_body``: size and
+``read_timeout``).
+
+Why a subclass of uvicorn's private protocol. Nothing public does this, as of uvicorn
+0.54: its settings bound the idle time between requests (``timeout_keep_alive``, reset by
+any byte), the number of connections (``limit_concurrency``) and, for the h11 protocol
+only, the buffered head (``h11_max_incomplete_event_size``, a 400 rather than 431, and no
+timeout); a timeout on the request head was proposed (uvicorn issue #157,
+``--timeout-request-start``) and its pull request (#1685) closed unmerged. ASGI
+middleware runs only once a head is complete, too late for all of it. Hypercorn has
+``h11_max_incomplete_size`` and a per-read ``read_timeout`` (reset by each byte, so no
+bound on a slow head), on the slower h11 parser. Granian (hyper) has public
+``--http1-header-read-timeout`` and ``--http1-buffer-size``, but answers them with its own
+plain responses and would replace the server, its tuning and benchmarks: a migration to
+weigh on its own, not a fix. So this module keeps the subclass, pins uvicorn, and
+``UVICORN_PRIVATE_NAMES`` lists every private name it relies on;
+tests/unit/test_protocol_pin.py fails with a clear message on any other uvicorn version or
+when one of these names is gone, and tests/e2e/test_hostile_input.py checks each bound
+against the real server.
 """
 
 import functools
@@ -36,10 +53,41 @@ from typing import Any
 import structlog
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from tagfeed.api.problems import PROBLEM_JSON, problem_body
+from tagfeed.api.context import incoming_request_id
+from tagfeed.api.problems import problem
 from tagfeed.config import load_settings
 
 log = structlog.get_logger("tagfeed.access")
+
+# The uvicorn this module was read against (pyproject.toml pins the same), and the names
+# of uvicorn.protocols.http.httptools_impl it uses that uvicorn does not document.
+UVICORN_VERSION = "0.54.0"
+UVICORN_PRIVATE_NAMES = {
+    "module": ("HttpToolsProtocol", "STATUS_LINE"),
+    # parser callbacks and hooks overridden (each calls uvicorn's own)
+    "HttpToolsProtocol methods": (
+        "connection_made",
+        "connection_lost",
+        "data_received",
+        "on_message_begin",
+        "on_url",
+        "on_headers_complete",
+        "on_message_complete",
+        "on_response_complete",
+        "send_400_response",
+    ),
+    # instance attributes read
+    "HttpToolsProtocol attributes": (
+        "loop",
+        "transport",
+        "timeout_keep_alive",
+        "server_state",
+        "headers",
+        "cycle",
+        "pipeline",
+    ),
+    "RequestResponseCycle attributes": ("transport", "response_complete", "more_body"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +194,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         trustworthy (or wanted), so nothing after it is read."""
         self._refused = True
         self._disarm()
-        request_id = os.urandom(16).hex()
-        body = problem_body(status, detail, request_id)
-        head = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
-            head.append(name + b": " + value + b"\r\n")
-        head.append(
-            b"content-type: %s\r\ncontent-length: %d\r\nx-request-id: %s\r\n"
-            b"connection: close\r\n\r\n" % (PROBLEM_JSON.encode(), len(body), request_id.encode())
+        # The client's X-Request-ID when the parser got that far in this request's head
+        # (uvicorn collects the headers of the current request in self.headers).
+        request_id = incoming_request_id(self.headers or ()) or os.urandom(16).hex()
+        response = problem(
+            status, detail, request_id, {"X-Request-ID": request_id, "Connection": "close"}
         )
-        self.transport.write(b"".join(head) + body)
+        head = [STATUS_LINE[status]]
+        for name, value in [*self.server_state.default_headers, *response.raw_headers]:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(b"\r\n")
+        self.transport.write(b"".join(head) + bytes(response.body))
         self.transport.close()
         log.warning("request_refused", status=status, detail=detail, request_id=request_id)
 

@@ -17,6 +17,7 @@ from tagfeed.domain.counting import (
     floor_to,
     last_bucket_end_by,
     pieces_of,
+    series_period,
 )
 from tagfeed.domain.errors import MessageNotFound
 from tagfeed.domain.idempotency import IdempotencyKeyReused, RequestInFlight
@@ -31,7 +32,6 @@ Clock = Callable[[], datetime]
 # How the caller will answer a created message: (status, Location, body). It is stored
 # with the idempotency key, in the same transaction as the message, to be replayed.
 Render = Callable[[Message], tuple[int, str, bytes]]
-DEFAULT_COUNTS_WINDOW = timedelta(days=7)
 # A bucket that ended this long ago can only change through a bulk import: posts are
 # stamped with the clock of the server that takes them, and commit within the timeout
 # (the margin also covers clocks of several servers that disagree by minutes).
@@ -221,17 +221,16 @@ class MessageService:
         self, where: MessageFilter, granularity: Granularity, render: RenderBuckets
     ) -> CountSeries:
         """One bucket per UTC minute, hour or day of the period, zeros included; the
-        first and last are clipped to the period. An open side of the period defaults
-        to 7 days before its end and to now (as Twitter's counts endpoint does).
+        first and last are clipped to the period; open sides as ``series_period`` fills
+        them (aligned to buckets, so the default window's key repeats).
 
         Buckets that ended SEALED_AFTER ago can no longer change through posts, so their
         rendering is cached per process, keyed by the counters' generation (which a bulk
         import bumps); only the still-open buckets are counted on every call.
         """
         now = self._clock()
-        end = where.period.end or now
-        start = where.period.start or end - DEFAULT_COUNTS_WINDOW
-        period = TimeRange(start, end)
+        period = series_period(where.period, granularity, now)
+        start, end = bounds(period)
         check_bucket_count(period, granularity)
         sealed_end = last_bucket_end_by(period, granularity, now - SEALED_AFTER)
         key = (where.tag, granularity, start, sealed_end, await self._store.counters_generation())
