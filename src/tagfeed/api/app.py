@@ -21,12 +21,15 @@ from tagfeed.api.endpoints import endpoints
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
+from tagfeed.api.streams import sse_frame
 from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
 from tagfeed.auth.jwt_auth import JwtAuthenticator
 from tagfeed.config import Settings, load_settings
 from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.runtime import tune_for_serving
+from tagfeed.server.shutdown import on_shutdown_signal
 from tagfeed.service.messages import MessageService
+from tagfeed.service.streams import StreamHub
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store
 
@@ -54,9 +57,10 @@ def authenticator_for(settings: Settings) -> Authenticator:
     return GatewayAuthenticator(settings.trusted_proxies)
 
 
-def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
+def create_app(settings: Settings, store: Store | None = None, *, serving: bool = False) -> ASGIApp:
     """Build the ASGI app. ``store`` defaults to the one ``settings.database_url`` names;
-    tests pass their own. Migrations are not run here (see ``tagfeed.cli``)."""
+    tests pass their own. Migrations are not run here (see ``tagfeed.cli``). ``serving``:
+    run by a server whose shutdown signal should end the live streams at once."""
     configure_logging(settings.log_level)
     chosen_store = store if store is not None else store_from_settings(settings)
     table = endpoints(settings)
@@ -66,10 +70,17 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
         max_text_length=settings.max_text_length,
         key_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
     )
+    streams = StreamHub(
+        chosen_store,
+        sse_frame,
+        max_streams=settings.stream_max_clients,
+        capacity=settings.stream_queue_events,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
+        restore_signals = on_shutdown_signal(streams.end_streams) if serving else None
         log.info(
             "started", backend=settings.database_url.partition(":")[0], auth=settings.auth_mode
         )
@@ -79,6 +90,9 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
         try:
             yield
         finally:
+            await streams.close()
+            if restore_signals is not None:
+                restore_signals()
             purging.cancel()
             await chosen_store.close()  # waits for queued writes to commit
             log.info("stopped")
@@ -104,6 +118,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.service = service
+    app.state.streams = streams
     app.state.authenticator = authenticator_for(settings)
     return RequestContext(app)
 
@@ -111,6 +126,6 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
 def app_from_environment() -> Any:
     """Factory for ``uvicorn --factory`` (``tagfeed serve``): settings from the TAGFEED_*
     environment, and the interpreter tuned for serving (``runtime.py``)."""
-    app = create_app(load_settings())
+    app = create_app(load_settings(), serving=True)
     tune_for_serving()
     return app
