@@ -63,9 +63,9 @@ class Subscription:
         "_hub",
         "_overflowed",
         "_pending",
-        "_ready",
         "_replay_to",
         "_replayed",
+        "_waiter",
         "ended",
         "on_drop",
         "tag",
@@ -84,7 +84,9 @@ class Subscription:
         self._replay_to = replay_to  # ... and is sent (replayed, replay_to] from the log
         self._overflowed = False
         self._pending: list[Frame] = []
-        self._ready = asyncio.Event()
+        # Set while the client waits for frames: a bare future, made only then (an
+        # asyncio.Event would hold a deque of ~700 bytes for each of 10,000 streams).
+        self._waiter: asyncio.Future[None] | None = None
         self.ended: Ending | None = None
         self.on_drop: Callable[[], None] | None = None
 
@@ -111,12 +113,12 @@ class Subscription:
             return
         self._pending.extend(frames)
         self._floor = frames[-1].position
-        self._ready.set()
+        self._wake()
 
     def _end(self, why: Ending) -> None:
         if self.ended is None:
             self.ended = why
-            self._ready.set()
+            self._wake()
             if why == "dropped" and self.on_drop is not None:
                 self.on_drop()
 
@@ -145,17 +147,23 @@ class Subscription:
                 self._replay_to = self._floor = max(self._hub.position, self._replayed)
         while not self._over():
             if not self._pending:
-                self._ready.clear()
+                self._waiter = asyncio.get_running_loop().create_future()
                 try:
                     async with asyncio.timeout(idle):
-                        await self._ready.wait()
+                        await self._waiter
                 except TimeoutError:
                     yield []
                     continue
+                finally:
+                    self._waiter = None
                 if self._over():
                     return
             taken, self._pending = self._pending, []
             yield [frame.data for frame in taken]
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def _over(self) -> bool:
         # A method, not ``self.ended is None`` inline: the type checker would take the
