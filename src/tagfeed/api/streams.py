@@ -10,6 +10,7 @@ connection closed. Streams end cleanly when shutdown begins (``StreamHub.end_str
 """
 
 import asyncio
+import contextlib
 
 import structlog
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.positions import parse_position
 from tagfeed.domain.tags import normalise_tag
 from tagfeed.service.streams import StreamHub, StreamsClosed, StreamsFull, Subscription
+from tagfeed.store.errors import StoreError
 
 log = structlog.get_logger("tagfeed.streams")
 
@@ -137,6 +139,14 @@ class EventStream(Response):
             if subscription.ended != "dropped":
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
+        except StoreError as exc:
+            # The log could not be read for a replay: end the stream (the same way as at
+            # shutdown); the client resumes with its last id, from here or elsewhere.
+            log.warning("stream_store_fault", request_id=self._request_id, error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._write_timeout):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         except TimeoutError:
             pass  # a write blocked past the bound, or the hub dropped the client
         finally:
