@@ -191,3 +191,17 @@ async def test_a_stream_needs_a_caller(settings: Settings, store: Store) -> None
     ) as anonymous:
         response = await anonymous.get("/v1/messages/stream")
     assert_problem(response, 403, "X-User-ID")
+
+
+async def test_a_caller_without_the_count_role_is_refused_before_any_wait(
+    settings: Settings, store: Store
+) -> None:
+    app = create_app(settings.model_copy(update={"count_role": "admin"}), store)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tagfeed.test", headers=USER
+    ) as http:
+        started = time.monotonic()
+        for path in ("/v1/messages?count=1", "/v1/messages/counts"):
+            response = await http.get(path, headers={"Tagfeed-Min-Position": "1000000"})
+            assert_problem(response, 403, "admin")
+        assert time.monotonic() - started < 2  # not the 5 s wait for the position

@@ -149,10 +149,11 @@ async def list_messages(request: Request) -> Response:
     require_user(request)
     query = query_of(request.scope["query_string"])
     params = parse_list_params(query)
+    if params.count:
+        _require_count_role(request)  # refused at once, not after a position's wait
     service = _service(request)
     headers = await _reflected(request, service)
     if params.count:
-        _require_count_role(request)
         return _json(await service.count(params.where), headers=headers)
     page = await service.page(params.where, params.page)
     if page.next is not None:
