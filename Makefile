@@ -80,6 +80,14 @@ bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the
 bench-ab: $(STAMP) bench-tools  ## two servers, one with the setting AB, driven in turn (~2 min)
 	$(BIN)/python -m bench.ab $(AB) $(BENCH_ARGS)
 
+# Streams (docs/performance.md, "Streams"): 1,000 streams and 1,000 posts/s, then 10,000
+# idle streams, on one SQLite server process. STREAMS_ARGS: see python -m bench.streams -h.
+STREAMS_ARGS ?=
+
+.PHONY: bench-streams
+bench-streams: $(STAMP)  ## stream latency (201 -> event) and idle RSS; prints JSON (~1 minute)
+	$(BIN)/python -m bench.streams $(STREAMS_ARGS)
+
 # -- fault tests (docs/reliability.md) ----------------------------------------------------
 # SIGKILL/SIGTERM under load, a PostgreSQL of their own stopped and locked, SQLite locked.
 FAULTS_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres

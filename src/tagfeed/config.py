@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     read_timeout: float = Field(10.0, gt=0, le=300)
     max_text_length: int = Field(280, ge=1, le=100_000)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
+    # Live streams (docs/api.md, "GET /v1/messages/stream"): open streams per process
+    # (503 beyond), an idle stream's heartbeat, and the bound on a client that stops
+    # reading: events queued for it, or one write blocked this long. Then a read's wait
+    # for Tagfeed-Min-Position (503 after it).
+    stream_max_clients: int = Field(10_000, ge=1, le=1_000_000)
+    stream_heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
+    stream_queue_events: int = Field(1000, ge=1, le=1_000_000)
+    stream_write_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    min_position_wait_seconds: float = Field(5.0, ge=0, le=60)
     idempotency_key_ttl_hours: float = Field(24, ge=1, le=24 * 365)
     idempotency_purge_interval_seconds: float = Field(600, ge=1, le=86_400)
     host: str = "127.0.0.1"

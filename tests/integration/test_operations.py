@@ -53,7 +53,29 @@ async def test_openapi_describes_the_contract(client: httpx.AsyncClient) -> None
     post = paths["/v1/messages"]["post"]["responses"]
     assert {"201", "400", "403", "413", "415", "500", "503"} <= set(post)
     params = {p["name"] for p in paths["/v1/messages"]["get"]["parameters"]}
-    assert params == {"tag", "dateStart", "dateEnd", "count", "limit", "cursor"}
+    assert params == {
+        "tag",
+        "dateStart",
+        "dateEnd",
+        "count",
+        "limit",
+        "cursor",
+        "Tagfeed-Min-Position",
+    }
+    # Every answer that reflects the log says so, and the reads may be asked to wait.
+    for path, method, status in [
+        ("/v1/messages", "post", "201"),
+        ("/v1/messages", "get", "200"),
+        ("/v1/messages/counts", "get", "200"),
+        ("/v1/messages/{message_id}", "get", "200"),
+    ]:
+        assert "Tagfeed-Position" in paths[path][method]["responses"][status]["headers"]
+        if method == "get":
+            assert "Tagfeed-Min-Position" in paths[path][method]["responses"]["503"]["description"]
+    stream = paths["/v1/messages/stream"]["get"]
+    assert set(stream["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert {p["name"] for p in stream["parameters"]} == {"tag", "after", "Last-Event-ID"}
+    assert {"400", "403", "503"} <= set(stream["responses"])
     schemas = document["components"]["schemas"]
     assert set(schemas["MessageOut"]["required"]) == {"id", "text", "tag", "user_id", "created_at"}
 

@@ -24,6 +24,7 @@ from tagfeed.api.metrics_route import metrics_route, metrics_source
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
+from tagfeed.api.streams import sse_frame
 from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
 from tagfeed.auth.jwt_auth import JwtAuthenticator
 from tagfeed.config import Settings, settings_for_this_process
@@ -32,8 +33,10 @@ from tagfeed.page import page_routes
 from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.metrics_share import DIR_VARIABLE
 from tagfeed.server.runtime import tune_for_serving
+from tagfeed.server.shutdown import on_shutdown_signal
 from tagfeed.service.messages import MessageService
 from tagfeed.service.reducing import CATCH_UP, keep_running
+from tagfeed.service.streams import StreamHub
 from tagfeed.store.diagnosis import explain
 from tagfeed.store.errors import StoreError
 from tagfeed.store.factory import store_from_settings
@@ -75,12 +78,17 @@ def authenticator_for(settings: Settings) -> Authenticator:
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, metrics_dir: Path | None = None
+    settings: Settings,
+    store: Store | None = None,
+    metrics_dir: Path | None = None,
+    *,
+    serving: bool = False,
 ) -> ASGIApp:
     """Build the ASGI app. ``store`` defaults to the one ``settings.database_url`` names;
     tests pass their own. ``metrics_dir`` is the directory ``tagfeed serve`` shares among
-    its processes for ``/metrics`` (``server/metrics_share.py``). Migrations are not run
-    here (see ``tagfeed.cli``)."""
+    its processes for ``/metrics`` (``server/metrics_share.py``). ``serving``: run by a
+    server whose shutdown signal should end the live streams at once. Migrations are not
+    run here (see ``tagfeed.cli``)."""
     configure_logging(settings.log_level)
     chosen_store = store if store is not None else store_from_settings(settings)
     table = endpoints(settings)
@@ -91,10 +99,17 @@ def create_app(
         max_text_length=settings.max_text_length,
         key_ttl=timedelta(hours=settings.idempotency_key_ttl_hours),
     )
+    streams = StreamHub(
+        chosen_store,
+        sse_frame,
+        max_streams=settings.stream_max_clients,
+        capacity=settings.stream_queue_events,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await chosen_store.open()
+        restore_signals = on_shutdown_signal(streams.end_streams) if serving else None
         await _check_database(chosen_store, settings)
         background = [
             asyncio.create_task(
@@ -113,6 +128,9 @@ def create_app(
         try:
             yield
         finally:
+            await streams.close()
+            if restore_signals is not None:
+                restore_signals()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -144,6 +162,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.service = service
+    app.state.streams = streams
     app.state.authenticator = authenticator_for(settings)
     return RequestContext(app, METRICS if settings.metrics else None)
 
@@ -152,6 +171,10 @@ def app_from_environment() -> Any:
     """Factory for ``uvicorn --factory`` (``tagfeed serve``): the settings of this process
     (read once, ``config.py``), and the interpreter tuned for serving (``runtime.py``)."""
     shared = os.environ.get(DIR_VARIABLE)
-    app = create_app(settings_for_this_process(), metrics_dir=Path(shared) if shared else None)
+    app = create_app(
+        settings_for_this_process(),
+        metrics_dir=Path(shared) if shared else None,
+        serving=True,
+    )
     tune_for_serving()
     return app

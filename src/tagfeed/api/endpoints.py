@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
-from tagfeed.api import routes
+from tagfeed.api import routes, streams
 from tagfeed.api.params import DEFAULT_LIMIT, MAX_LIMIT
 from tagfeed.api.schemas import CountsOut, Health, MessageCount, MessageOut, NewMessage, Ready
 from tagfeed.config import Settings
 from tagfeed.domain.counting import MAX_BUCKETS, Granularity
 from tagfeed.domain.idempotency import HEADER as IDEMPOTENCY_KEY
 from tagfeed.domain.idempotency import MAX_KEY_LENGTH
+from tagfeed.domain.positions import MAX_POSITION
 from tagfeed.domain.timerange import DAY_OR_INSTANT_PATTERN
 
 Json = dict[str, Any]
@@ -41,6 +42,7 @@ class Answer:
     description: str
     body: Any
     headers: dict[str, Json] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,31 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
             {**day_or_instant, "example": "2026-11-30"},
         ),
     )
+    retry_after = {"Retry-After": _header("seconds", {"type": "integer"})}
+    position_schema = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
+    wait = f"{settings.min_position_wait_seconds:g} s (TAGFEED_MIN_POSITION_WAIT_SECONDS)"
+    min_position = Param(
+        routes.MIN_POSITION,
+        "header",
+        "read your writes: answer only once this server's reads reflect at least this "
+        f"log position (e.g. a POST's {routes.POSITION}); waits up to {wait}, then 503",
+        position_schema,
+    )
+    reflected = {
+        routes.POSITION: _header(
+            "a log position the answer reflects at least (with "
+            f"{routes.MIN_POSITION}: at least that one)",
+            position_schema,
+        )
+    }
+    not_reached = (
+        "the database is unavailable or timed out, or the log did not reach "
+        f"{routes.MIN_POSITION} within {wait}",
+        retry_after,
+    )
     invalid_query: dict[int, tuple[str, dict[str, Json]]] = {
-        400: ("an invalid query parameter (named in detail)", {})
+        400: (f"an invalid query parameter or {routes.MIN_POSITION} (named in detail)", {}),
+        503: not_reached,
     }
     post = Operation(
         "POST",
@@ -121,6 +146,11 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
             MessageOut,
             {
                 "Location": _header("/v1/messages/{id}"),
+                routes.POSITION: _header(
+                    "the log position of the new message's event (of the first answer's, "
+                    "or past it, on a replay)",
+                    position_schema,
+                ),
                 "Idempotent-Replayed": _header(
                     "present when this replays an earlier answer",
                     {"type": "string", "enum": ["true"]},
@@ -129,10 +159,7 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
         ),
         refusals={
             400: ("malformed JSON or an invalid field (named in detail)", {}),
-            409: (
-                f"a request with this {IDEMPOTENCY_KEY} is still being processed",
-                {"Retry-After": _header("seconds", {"type": "integer"})},
-            ),
+            409: (f"a request with this {IDEMPOTENCY_KEY} is still being processed", retry_after),
             413: (
                 f"body larger than {settings.max_body_bytes} bytes (TAGFEED_MAX_BODY_BYTES)",
                 {"Connection": {"schema": {"type": "string", "enum": ["close"]}}},
@@ -160,12 +187,13 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
             _query(
                 "cursor", "opaque token from the previous page's Link header", {"type": "string"}
             ),
+            min_position,
         ),
         ok=Answer(
             200,
             "a page of messages (Link rel=next when more match), or a bare integer with count=1",
             list[MessageOut] | MessageCount,
-            {"Link": _header('RFC 8288: <...&cursor=...>; rel="next"')},
+            {"Link": _header('RFC 8288: <...&cursor=...>; rel="next"'), **reflected},
         ),
         refusals=invalid_query,
         counting=True,
@@ -182,14 +210,16 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
                 "is 7 days of whole buckets up to the one holding the end",
                 {"type": "string", "enum": [g.value for g in Granularity]},
             ),
+            min_position,
         ),
-        ok=Answer(200, "the total, and buckets when granularity is given", CountsOut),
+        ok=Answer(200, "the total, and buckets when granularity is given", CountsOut, reflected),
         refusals={
             400: (
-                f"an invalid parameter, a start after the end, or more than {MAX_BUCKETS:,} "
-                "buckets",
+                f"an invalid parameter or {routes.MIN_POSITION}, a start after the end, or "
+                f"more than {MAX_BUCKETS:,} buckets",
                 {},
             ),
+            503: not_reached,
         },
         counting=True,
     )
@@ -205,9 +235,59 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
                 "never a 400",
                 {"type": "string"},
             ),
+            min_position,
         ),
-        ok=Answer(200, "the message", MessageOut),
-        refusals={404: ("no message with this id", {})},
+        ok=Answer(200, "the message", MessageOut, reflected),
+        refusals={
+            400: (f"an invalid {routes.MIN_POSITION}", {}),
+            404: ("no message with this id", {}),
+            503: not_reached,
+        },
+    )
+    stream = Operation(
+        "GET",
+        "streamMessages",
+        "Live stream of new messages (Server-Sent Events), optionally of one tag",
+        params=(
+            _query("tag", "only this tag (normalised like on POST)", {"type": "string"}),
+            _query(
+                "after",
+                "resume after this log position (an event id): replay from the log, then "
+                f"live; {streams.LAST_EVENT_ID} wins over it",
+                position_schema,
+            ),
+            Param(
+                streams.LAST_EVENT_ID,
+                "header",
+                "the id of the last event received: resume after it (EventSource sends it "
+                "when it reconnects)",
+                position_schema,
+            ),
+        ),
+        ok=Answer(
+            200,
+            "text/event-stream, without end: one `message` event per post, `id:` its log "
+            "position, `data:` the message JSON, oldest first; a comment line "
+            f"(`: heartbeat`) after {settings.stream_heartbeat_seconds:g} s without events",
+            str,
+            {
+                "Cache-Control": _header("no-cache", {"type": "string", "enum": ["no-cache"]}),
+                "X-Accel-Buffering": _header(
+                    "no: a proxy must pass each event on at once",
+                    {"type": "string", "enum": ["no"]},
+                ),
+            },
+            media_type=streams.EVENT_STREAM,
+        ),
+        refusals={
+            400: (f"an invalid tag, after or {streams.LAST_EVENT_ID} (named in detail)", {}),
+            503: (
+                f"this server holds {settings.stream_max_clients} open streams "
+                "(TAGFEED_STREAM_MAX_CLIENTS), is shutting down, or the database is "
+                "unavailable",
+                retry_after,
+            ),
+        },
     )
     healthz = Operation(
         "GET",
@@ -227,6 +307,8 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
     return (
         Endpoint("/v1/messages", routes.messages, (post, list_or_count)),
         Endpoint("/v1/messages/counts", routes.count_messages, (counts,)),
+        # Before /v1/messages/{message_id}, which would take "stream" for an id.
+        Endpoint("/v1/messages/stream", streams.stream_messages, (stream,)),
         Endpoint("/v1/messages/{message_id}", routes.get_message, (get,)),
         Endpoint("/healthz", routes.healthz, (healthz,)),
         Endpoint("/readyz", routes.readyz, (readyz,)),

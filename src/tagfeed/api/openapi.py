@@ -89,7 +89,7 @@ def _operation(operation: Operation, settings: Settings, schema_of: dict[Any, Js
         ok.status: {
             "description": ok.description,
             "headers": {**_REQUEST_ID, **ok.headers},
-            "content": {"application/json": {"schema": schema_of[ok.body]}},
+            "content": {ok.media_type: {"schema": schema_of[ok.body]}},
         },
         **_common_refusals(operation, settings),
     }

@@ -101,13 +101,15 @@ def _public_detail(
     request: Request, exc: Exception, status: int, retry_after: int
 ) -> tuple[str, dict[str, str]]:
     """What the client is told, and the headers that go with it."""
+    if isinstance(exc, ApiError):  # the API's own refusals, 503s included, say why
+        return exc.detail, exc.headers
     if status == 503:
         return "the database is unavailable; retry later", {"Retry-After": str(retry_after)}
     if status == 500:
         return "an unexpected error occurred; quote the request_id when reporting it", {}
     if isinstance(exc, InvalidInput):
         return f"{exc.field}: {exc.detail}", {}
-    if isinstance(exc, ApiError | AuthError):
+    if isinstance(exc, AuthError):
         return exc.detail, exc.headers
     if isinstance(exc, HTTPException):
         detail = {
@@ -130,7 +132,7 @@ def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
     async def refusal(request: Request, exc: Exception) -> Response:
         status = status_for(exc)
         detail, headers = _public_detail(request, exc, status, retry_after)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, ApiError):  # an ApiError is no fault
             # Full detail (never the message text) in the log, keyed by the request id.
             log.error(
                 "backend_error",

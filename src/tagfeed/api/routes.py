@@ -23,13 +23,18 @@ from tagfeed.auth.identity import require_role, require_user
 from tagfeed.domain import idempotency
 from tagfeed.domain.commands import PostMessage
 from tagfeed.domain.counting import parse_granularity
+from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.model import Message
+from tagfeed.domain.positions import parse_position
 from tagfeed.service.messages import MessageService
 
 JSON = "application/json"
 # The log position a response reflects (docs/api.md, "Positions"): a POST's new event;
 # for reads a position the view had reached at least when the read began.
 POSITION = "Tagfeed-Position"
+# A read's request to reflect at least this position (read your writes): it waits, within
+# TAGFEED_MIN_POSITION_WAIT_SECONDS, until this process knows the log has reached it.
+MIN_POSITION = "Tagfeed-Min-Position"
 
 
 def _service(request: Request) -> MessageService:
@@ -110,15 +115,32 @@ def _created(message: Message) -> tuple[int, str, bytes]:
     return 201, f"/v1/messages/{message.id}", encoder.encode(message_out(message))
 
 
-def _reflected(service: MessageService) -> dict[str, str]:
-    """The position header of a read; taken before the read begins."""
+async def _reflected(request: Request, service: MessageService) -> dict[str, str]:
+    """The position header of a read, taken before the read begins; first, with
+    ``Tagfeed-Min-Position``, the wait until it reaches that position (400 when the header
+    is not a position or is repeated; 503 when the wait runs out)."""
+    values = request.headers.getlist(MIN_POSITION)
+    if len(values) > 1:
+        raise InvalidInput(MIN_POSITION, f"must be sent at most once, got it {len(values)} times")
+    if values:
+        wanted = parse_position(MIN_POSITION, values[0])
+        within: float = request.app.state.settings.min_position_wait_seconds
+        reached = await service.reach(wanted, within)
+        if reached < wanted:
+            raise ApiError(
+                503,
+                f"{MIN_POSITION}: the log has not reached position {wanted} within {within:g} s "
+                f"(this server knows it up to {reached}); retry later",
+                {"Retry-After": "1"},
+            )
+        return {POSITION: str(reached)}
     return {POSITION: str(service.reflected())}
 
 
 async def get_message(request: Request) -> Response:
     require_user(request)
     service = _service(request)
-    headers = _reflected(service)
+    headers = await _reflected(request, service)
     message = await service.get(request.path_params["message_id"])
     return _json(message_out(message), headers=headers)
 
@@ -127,10 +149,11 @@ async def list_messages(request: Request) -> Response:
     require_user(request)
     query = query_of(request.scope["query_string"])
     params = parse_list_params(query)
-    service = _service(request)
-    headers = _reflected(service)
     if params.count:
-        _require_count_role(request)
+        _require_count_role(request)  # refused at once, not after a position's wait
+    service = _service(request)
+    headers = await _reflected(request, service)
+    if params.count:
         return _json(await service.count(params.where), headers=headers)
     page = await service.page(params.where, params.page)
     if page.next is not None:
@@ -148,7 +171,7 @@ async def count_messages(request: Request) -> Response:
     where = parse_filter(query)
     granularity = parse_granularity(query_value(query, "granularity"))
     service = _service(request)
-    headers = _reflected(service)
+    headers = await _reflected(request, service)
     if granularity is None:
         return _json(CountsOut(total=await service.count(where)), headers=headers)
     series = await service.count_series(where, granularity, render_buckets)

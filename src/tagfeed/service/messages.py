@@ -265,6 +265,15 @@ class MessageService:
         (``Store.seen_head``): what the ``Tagfeed-Position`` header of a read says."""
         return self._store.seen_head()
 
+    async def reach(self, position: int, within: float) -> int:
+        """Wait, at most ``within`` seconds, until every read started from then on
+        reflects at least ``position`` (``Store.wait_for_head``); return the position
+        reads reflect, which is below ``position`` when the wait ran out."""
+        seen = self._store.seen_head()
+        if seen >= position:
+            return seen
+        return await self._store.wait_for_head(position - 1, within)
+
     async def ready(self) -> None:
         """Raises a StoreError unless the database answers."""
         await self._store.ping()

@@ -1,0 +1,207 @@
+"""GET /v1/messages/stream against the real server process, read by a real SSE client
+(httpx streaming, events parsed as the SSE format has them): post and receive; disconnect
+and resume with Last-Event-ID, receiving exactly the missed events; the heartbeat; the
+cap; a client that stops reading dropped while the others go on; SIGTERM ends the
+streams at once instead of holding the shutdown."""
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tagfeed.store.migrate import upgrade
+from tests.e2e.conftest import Server, start_server, stop_server
+
+USER = {"X-User-ID": "streamer"}
+
+
+@dataclass
+class Event:
+    id: str = ""
+    event: str = ""
+    data: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reader:
+    """An SSE client's view of one stream: the events and comments so far."""
+
+    response: httpx.Response
+    lines: AsyncIterator[str]
+    comments: list[str] = field(default_factory=list)
+
+    async def next_event(self, within: float = 10) -> Event:
+        event = Event()
+        async with asyncio.timeout(within):
+            async for line in self.lines:
+                if not line:
+                    if event.data:
+                        return event
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if not name:
+                    self.comments.append(value)
+                elif name == "data":
+                    event.data.append(value)
+                elif name in ("id", "event"):
+                    setattr(event, name, value)
+        raise EOFError("the stream ended")
+
+
+@asynccontextmanager
+async def stream(
+    http: httpx.AsyncClient, query: str = "", headers: dict[str, str] | None = None
+) -> AsyncIterator[Reader]:
+    async with http.stream(
+        "GET", f"/v1/messages/stream{query}", headers={**USER, **(headers or {})}
+    ) as response:
+        assert response.status_code == 200, await response.aread()
+        yield Reader(response, response.aiter_lines())
+
+
+async def post(http: httpx.AsyncClient, text: str, tag: str) -> httpx.Response:
+    response = await http.post("/v1/messages", json={"text": text, "tag": tag}, headers=USER)
+    assert response.status_code == 201, response.text
+    return response
+
+
+def client(server: Server) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, timeout=30)
+
+
+async def test_post_receive_disconnect_resume_with_last_event_id(server: Server) -> None:
+    async with client(server) as http:
+        async with stream(http, "?tag=Live") as live:
+            created = await post(http, "first", "live")
+            await post(http, "elsewhere", "other")
+            event = await live.next_event()
+            assert event.event == "message"
+            assert event.id == created.headers["tagfeed-position"]
+            assert event.data == [created.text]  # the message JSON as the POST answered it
+        missed = [await post(http, f"missed {n}", "live") for n in range(3)]
+        await post(http, "not mine", "other")
+        async with stream(http, "?tag=live", {"Last-Event-ID": event.id}) as resumed:
+            got = [await resumed.next_event() for _ in missed]
+            assert [e.id for e in got] == [m.headers["tagfeed-position"] for m in missed]
+            assert [e.data for e in got] == [[m.text] for m in missed]
+            after = await post(http, "live again", "live")
+            assert (await resumed.next_event()).id == after.headers["tagfeed-position"]
+        # ?after= does the same, for clients that cannot set a header.
+        async with stream(http, f"?tag=live&after={missed[1].headers['tagfeed-position']}") as s:
+            assert (await s.next_event()).id == missed[2].headers["tagfeed-position"]
+            assert (await s.next_event()).id == after.headers["tagfeed-position"]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'tagfeed.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def tight_server(sqlite_url: str, tmp_path: Path) -> Iterator[Server]:
+    """Small bounds, to reach them in a test: two streams, a heartbeat every half
+    second, queues of 10 events, big messages (to fill socket buffers quickly)."""
+    running = start_server(
+        sqlite_url,
+        tmp_path / "server.log",
+        env={
+            "TAGFEED_STREAM_MAX_CLIENTS": "2",
+            "TAGFEED_STREAM_HEARTBEAT_SECONDS": "0.5",
+            "TAGFEED_STREAM_QUEUE_EVENTS": "10",
+            "TAGFEED_MAX_TEXT_LENGTH": "60000",
+            "TAGFEED_MAX_BODY_BYTES": "1048576",
+        },
+    )
+    yield running
+    stop_server(running)
+
+
+async def test_an_idle_stream_gets_heartbeats(tight_server: Server) -> None:
+    async with client(tight_server) as http, stream(http) as idle:
+        started = time.monotonic()
+        await asyncio.sleep(1.2)
+        created = await post(http, "late", "beat")
+        assert (await idle.next_event()).id == created.headers["tagfeed-position"]
+        assert idle.comments[:2] == ["heartbeat", "heartbeat"]
+        assert time.monotonic() - started >= 1.0
+
+
+async def test_beyond_the_cap_a_stream_is_a_503_with_retry_after(tight_server: Server) -> None:
+    async with client(tight_server) as http:
+        async with stream(http), stream(http, "?tag=a"):
+            refused = await http.get("/v1/messages/stream", headers=USER)
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "2"
+            assert "TAGFEED_STREAM_MAX_CLIENTS" in refused.json()["detail"]
+        # the places are given back when clients leave
+        deadline = time.monotonic() + 10
+        while True:
+            async with http.stream("GET", "/v1/messages/stream", headers=USER) as again:
+                if again.status_code == 200 or time.monotonic() > deadline:
+                    assert again.status_code == 200
+                    break
+            await asyncio.sleep(0.1)
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on(
+    tight_server: Server,
+) -> None:
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", int(tight_server.base_url.rpartition(":")[2])))
+    stuck.sendall(b"GET /v1/messages/stream HTTP/1.1\r\nHost: t\r\nX-User-ID: stuck\r\n\r\n")
+    text = "x" * 50_000
+    async with client(tight_server) as http, stream(http, "?tag=big") as reader:
+        posted = 0
+        # Kernel buffers (a few MB on loopback) fill first, then the queue of 10.
+        while '"stream_dropped"' not in tight_server.log_path.read_text():
+            assert posted < 1000, "the client that reads nothing was never dropped"
+            await post(http, text, "big")
+            assert (await reader.next_event()).event == "message"
+            posted += 1
+        assert posted > 10
+        # The stuck client's connection is closed: after its buffered bytes, EOF.
+        stuck.settimeout(10)
+        while chunk := stuck.recv(1 << 20):
+            assert chunk
+        # and the reader was never held up: it got every post.
+        last = await post(http, "after the drop", "big")
+        assert (await reader.next_event()).id == last.headers["tagfeed-position"]
+    stuck.close()
+
+
+def test_sigterm_ends_open_streams_at_once(sqlite_url: str, tmp_path: Path) -> None:
+    server = start_server(sqlite_url, tmp_path / "server.log")
+
+    async def hold_streams_then_terminate() -> tuple[float, list[bool]]:
+        async with client(server) as http:
+            ended: list[bool] = []
+
+            async def hold(query: str) -> None:
+                async with stream(http, query) as reader:
+                    try:
+                        await reader.next_event(within=30)
+                    except EOFError:
+                        ended.append(True)  # a clean end of the response
+
+            holders = [asyncio.create_task(hold(q)) for q in ("", "?tag=a", "?after=0")]
+            await asyncio.sleep(1)
+            started = time.monotonic()
+            server.process.terminate()
+            await asyncio.gather(*holders)
+            await asyncio.to_thread(server.process.wait, 15)
+            return time.monotonic() - started, ended
+
+    took, ended = asyncio.run(hold_streams_then_terminate())
+    assert ended == [True, True, True]
+    assert took < 3, took  # uvicorn's graceful timeout alone would be 10 s
+    assert stop_server(server)  # exited by itself, store closed
