@@ -1,4 +1,4 @@
-"""The ``tagfeed`` command: ``serve``, ``migrate``, ``import`` and ``export``."""
+"""The ``tagfeed`` command: ``serve``, ``migrate``, ``import``, ``export``, ``reduce``."""
 
 import argparse
 import os
@@ -94,6 +94,39 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reduce(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from tagfeed.server.logs import configure_logging
+    from tagfeed.service.reducing import CATCH_UP, keep_running
+    from tagfeed.store.factory import store_from_settings
+
+    reducer = CATCH_UP.get(args.name)
+    if reducer is None:
+        print(
+            f"tagfeed: no catch-up reducer {args.name!r}; known: {', '.join(CATCH_UP)}",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level)
+
+    async def follow() -> None:
+        store = store_from_settings(settings)
+        await store.open()
+        try:
+            # Stands by while another process holds the reducer.
+            await keep_running(
+                store, reducer, every=settings.reducer_lease_seconds / 3, batch=args.batch_size
+            )
+        finally:
+            await store.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow())
+    return 0
+
+
 def _positive(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -128,6 +161,13 @@ def _parser() -> argparse.ArgumentParser:
         "file", metavar="FILE", nargs="?", default="-", help="gzip when it ends in .gz; - stdout"
     )
     dump.add_argument("--tag", help="only messages with this tag (normalised)")
+    reduce = commands.add_parser(
+        "reduce", help="run a catch-up reducer until stopped (see docs/events.md)"
+    )
+    reduce.add_argument("name", metavar="NAME", help="the reducer: tags")
+    reduce.add_argument(
+        "--batch-size", type=_positive, default=1000, help="events per transaction (default 1000)"
+    )
     return parser
 
 
@@ -144,4 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         return _import(settings, args)
     if args.command == "export":
         return _export(settings, args)
+    if args.command == "reduce":
+        return _reduce(settings, args)
     return _migrate(settings)

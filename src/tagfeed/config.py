@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
     count_role: str | None = None
+    # Catch-up reducers (docs/events.md) run inside `tagfeed serve` unless this is off,
+    # e.g. when `tagfeed reduce NAME` runs them as processes of their own.
+    run_reducers: bool = True
+    # SQLite: how long a catch-up reducer's lease lasts unless renewed (it is, every
+    # third of it); a process that died is taken over after at most this long.
+    reducer_lease_seconds: float = Field(15.0, ge=1, le=600)
     _jwt_keys: KeyRing | None = PrivateAttr(None)
 
     @field_validator("database_url")

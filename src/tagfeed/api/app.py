@@ -27,6 +27,7 @@ from tagfeed.config import Settings, load_settings
 from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
+from tagfeed.service.reducing import CATCH_UP, keep_running
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store
 
@@ -73,13 +74,24 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
         log.info(
             "started", backend=settings.database_url.partition(":")[0], auth=settings.auth_mode
         )
-        purging = asyncio.create_task(
-            purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
-        )
+        tasks = [
+            asyncio.create_task(
+                purge_expired_keys(service, settings.idempotency_purge_interval_seconds)
+            )
+        ]
+        if settings.run_reducers:
+            tasks += [
+                asyncio.create_task(
+                    keep_running(chosen_store, reducer, every=settings.reducer_lease_seconds / 3)
+                )
+                for reducer in CATCH_UP.values()
+            ]
         try:
             yield
         finally:
-            purging.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await chosen_store.close()  # waits for queued writes to commit
             log.info("stopped")
             flush_logs()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from tagfeed.domain.counting import ALL_TAGS
 from tagfeed.domain.events import MessagePosted
 from tagfeed.domain.ids import epoch_micros
+from tagfeed.reducers import Reducer
 
 NAME = "counts"
 HOUR_SECONDS = 3600
@@ -54,3 +55,6 @@ def fold_micros(tagged_micros: Iterable[tuple[str, int]]) -> list[CounterRow]:
 def fold(events: Iterable[MessagePosted]) -> list[CounterRow]:
     """The counter increments of ``events``."""
     return fold_micros((e.message.tag, epoch_micros(e.message.created_at)) for e in events)
+
+
+REDUCER = Reducer(NAME, fold)

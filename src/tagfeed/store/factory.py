@@ -10,7 +10,10 @@ def store_from_settings(settings: Settings) -> Store:
         from tagfeed.store.sqlite import SQLiteStore
 
         return SQLiteStore(
-            url, timeout=settings.db_timeout, synchronous=settings.sqlite_synchronous
+            url,
+            timeout=settings.db_timeout,
+            synchronous=settings.sqlite_synchronous,
+            lease_seconds=settings.reducer_lease_seconds,
         )
     from tagfeed.store.postgres import PostgresStore
 

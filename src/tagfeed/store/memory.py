@@ -1,6 +1,7 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.counting import Piece, floor_to
@@ -9,8 +10,9 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.codec import message_payload
+from tagfeed.store.errors import LeaseHeld
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
 
 
 def _matches(message: Message, where: MessageFilter) -> bool:
@@ -25,6 +27,10 @@ class MemoryStore:
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
         self.generation = 0  # tests bump it to stand for an import
         self.events: list[StoredEvent] = []
+        # Catch-up reducers: their checkpoints, what they applied, who holds them.
+        self.checkpoints: dict[str, int] = {}
+        self.applied: dict[str, list[object]] = {}
+        self._held: set[str] = set()
         self._watch = HeadWatch()
 
     async def open(self) -> None:
@@ -117,3 +123,30 @@ class MemoryStore:
 
     async def wait_for_head(self, after: int, within: float) -> int:
         return await self._watch.wait_beyond(after, within)
+
+    @asynccontextmanager
+    async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
+        if name in self._held:
+            raise LeaseHeld(f"reducer {name} is held")
+        self._held.add(name)
+        try:
+            yield _MemorySession(self, name)
+        finally:
+            self._held.discard(name)
+
+
+class _MemorySession:
+    def __init__(self, store: MemoryStore, name: str) -> None:
+        self._store = store
+        self.name = name
+
+    @property
+    def position(self) -> int:
+        return self._store.checkpoints.get(self.name, 0)
+
+    async def apply(self, changes: object, through: int) -> None:
+        self._store.applied.setdefault(self.name, []).append(changes)
+        self._store.checkpoints[self.name] = through
+
+    async def keep(self) -> None:
+        pass

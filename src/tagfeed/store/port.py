@@ -12,7 +12,7 @@ sees the post. Positions number the log without gaps, in commit order.
 """
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -90,6 +90,26 @@ class UnitOfWork:
         self.claim = None
 
 
+class ReducerSession(Protocol):
+    """One process's hold on a catch-up reducer (``Store.reducer_session``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def position(self) -> int:
+        """The checkpoint: every event up to it is applied, none after it."""
+
+    async def apply(self, changes: object, through: int) -> None:
+        """Write ``changes`` (the reducer's fold of the events after ``position`` up to
+        ``through``) and move the checkpoint to ``through``, in one transaction: killed
+        at any instant, the reducer applies each event exactly once. Raises LeaseLost
+        (writing nothing) if another process took the reducer over."""
+
+    async def keep(self) -> None:
+        """Renew the hold while there is nothing to apply; raises LeaseLost if it ended."""
+
+
 class Store(Protocol):
     """A message database. Every method is bounded by the store's timeout and raises
     StoreUnavailable / StoreTimeout / StoreError (``tagfeed.store.errors``) on failure."""
@@ -145,6 +165,12 @@ class Store(Protocol):
         """The highest position this process knows to be committed (its own appends,
         and positions it read), without a query: every read started afterwards
         reflects at least that position. 0 before it knows any."""
+
+    def reducer_session(self, name: str) -> AbstractAsyncContextManager[ReducerSession]:
+        """Hold catch-up reducer ``name`` for the block: raises LeaseHeld if another
+        process holds it (PostgreSQL: an advisory lock on a connection of its own;
+        SQLite: a lease row, checked and extended with every batch). ValueError for a
+        name no adapter applier knows."""
 
     async def wait_for_head(self, after: int, within: float) -> int:
         """Return the known head once it passes ``after``, or after ``within`` seconds

@@ -27,7 +27,8 @@ from tagfeed.reducers import counts, messages
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.postgres_views import PostgresReducerSession
 
 T = TypeVar("T")
 
@@ -403,3 +404,28 @@ class PostgresStore:
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
             self._listener = None
             raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
+        try:
+            conn = await asyncpg.connect(
+                self._dsn,
+                timeout=self._timeout,
+                command_timeout=self._timeout,
+                server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+            )
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+        try:
+            session = PostgresReducerSession(conn, name)
+            try:
+                await session.acquire()
+                yield session
+            except TimeoutError:
+                raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
+            except _UNAVAILABLE as exc:
+                raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
+        finally:
+            await conn.close(timeout=self._timeout)  # and with it the advisory lock

@@ -16,9 +16,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -32,7 +32,8 @@ from tagfeed.domain.queries import MessageFilter
 from tagfeed.store import sqlite_log
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, UnitOfWork
+from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.sqlite_views import SQLiteReducerSession
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -233,12 +234,19 @@ def _give_positions(live: list[_Pending], head: int) -> int:
 
 class SQLiteStore:
     def __init__(
-        self, url: str, *, timeout: float, synchronous: str = "FULL", readers: int = 4
+        self,
+        url: str,
+        *,
+        timeout: float,
+        synchronous: str = "FULL",
+        readers: int = 4,
+        lease_seconds: float = 15.0,
     ) -> None:
         self._path = sqlite_path(url)
         self._timeout = timeout
         self._synchronous = synchronous
         self._reader_count = readers
+        self._lease_seconds = lease_seconds  # a catch-up reducer's (sqlite_views.py)
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers: ThreadPoolExecutor | None = None
@@ -521,3 +529,48 @@ class SQLiteStore:
             if self._watch.seen <= after:
                 await self.head()  # appended by another process: no signal here
         return self._watch.seen
+
+    @asynccontextmanager
+    async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
+        def blocking(call: Callable[[], T]) -> "asyncio.Future[T]":
+            return asyncio.ensure_future(asyncio.to_thread(self._translated, call))
+
+        conn = await blocking(lambda: self._connect(read_only=False))
+        try:
+            session = SQLiteReducerSession(conn, name, self._lease_seconds)
+            await blocking(session.acquire)
+            try:
+                yield _ThreadedSession(session, blocking)
+            finally:
+                await blocking(session.release)
+        finally:
+            conn.close()
+
+    def _translated(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
+
+
+class _ThreadedSession:
+    """A SQLite reducer session whose blocking calls run on a worker thread."""
+
+    def __init__(
+        self,
+        session: SQLiteReducerSession,
+        blocking: Callable[[Callable[[], None]], "asyncio.Future[None]"],
+    ) -> None:
+        self._session = session
+        self._blocking = blocking
+        self.name = session.name
+
+    @property
+    def position(self) -> int:
+        return self._session.position
+
+    async def apply(self, changes: object, through: int) -> None:
+        await self._blocking(lambda: self._session.apply(changes, through))
+
+    async def keep(self) -> None:
+        await self._blocking(self._session.keep)

@@ -27,21 +27,11 @@ from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, Messag
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.reducers import counts, messages
 from tagfeed.store.codec import message_payload
+from tagfeed.store.sqlite_views import ADD_COUNTS, INSERT_MESSAGES, row_from_message
 
 _encode = msgspec.json.Encoder().encode
 STALE_HEAD = "tagfeed: stale head"
 
-StoredRow = tuple[str, str, str, str, int]  # a message as the messages table holds it
-
-
-def row_from_message(message: tuple[str, str, str, str, datetime]) -> StoredRow:
-    """A message (or the same five fields as a plain tuple) as the table holds it:
-    ``created_at`` in microseconds since the epoch."""
-    return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
-
-
-# The rows go in sorted by (tag, created_at), the messages table's own order, so that
-# consecutive inserts land on the same pages (measured: 10-20% less time).
 APPLY_SETUP = [
     "CREATE TEMP TABLE IF NOT EXISTS append_batch"
     " (head INTEGER, events TEXT, messages TEXT, counters TEXT)",
@@ -51,13 +41,8 @@ APPLY_SETUP = [
         INSERT INTO events (position, event_id, type, version, payload, recorded_at)
             SELECT NEW.head + 1 + key, value->>0, value->>1, value->>2, value->>3, value->>4
             FROM json_each(NEW.events);
-        INSERT INTO messages (id, text, tag, user_id, created_at)
-            SELECT value->>0, value->>1, value->>2, value->>3, value->>4
-            FROM json_each(NEW.messages) ORDER BY 3, 5;
-        INSERT INTO message_counts (tag, span, start, slot, n)
-            SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each(NEW.counters)
-            WHERE true ORDER BY 1, 2, 3
-            ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n;
+        {INSERT_MESSAGES.format(table="messages", rows="NEW.messages")};
+        {ADD_COUNTS.format(table="message_counts", rows="NEW.counters")};
         SELECT RAISE(IGNORE);
     END""",
 ]

@@ -1,0 +1,84 @@
+"""The catch-up runner: follows the log from a reducer's checkpoint and applies its fold,
+batch by batch, each batch with its checkpoint in one transaction (``ReducerSession``).
+
+    run(store, REDUCER)         follow for ever: catch up, then wait for new events
+    catch_up(store, REDUCER)    apply everything up to the head as it is now; return it
+
+A reducer is a name and a pure fold (``tagfeed.reducers.Reducer``); each store adapter
+has an applier for that name. Adding a catch-up view: a fold in ``tagfeed.reducers``, a
+table (a migration), an applier in ``store/sqlite_views.py`` and
+``store/postgres_views.py``, and an entry in ``CATCH_UP`` below.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from tagfeed.domain.events import MessagePosted, StoredEvent
+from tagfeed.reducers import Reducer, tags
+from tagfeed.store.codec import decode
+from tagfeed.store.errors import LeaseHeld, StoreError
+from tagfeed.store.port import ReducerSession, Store
+
+log = structlog.get_logger("tagfeed.reducers")
+
+# The reducers that follow the log on their own (the inline ones, messages and counts,
+# are applied by the write path in the append's transaction).
+CATCH_UP: dict[str, Reducer[Any]] = {tags.NAME: tags.REDUCER}
+BATCH = 1000
+# How long an idle runner waits for new events before renewing its hold.
+IDLE_SECONDS = 5.0
+
+
+def _events(stored: Sequence[StoredEvent]) -> list[MessagePosted]:
+    return [decode(event).event for event in stored]
+
+
+async def _step(store: Store, session: ReducerSession, reducer: Reducer[Any], batch: int) -> int:
+    """Apply the next batch after the checkpoint; return how many events it held."""
+    stored = await store.read_events(session.position, batch)
+    if stored:
+        await session.apply(reducer.fold(_events(stored)), stored[-1].position)
+    return len(stored)
+
+
+async def catch_up(store: Store, reducer: Reducer[Any], *, batch: int = BATCH) -> int:
+    """Apply every event up to the head as it is when called; return the checkpoint.
+    Raises LeaseHeld if another process runs the reducer."""
+    target = await store.head()
+    async with store.reducer_session(reducer.name) as session:
+        while session.position < target:
+            await _step(store, session, reducer, batch)
+        return session.position
+
+
+async def run(
+    store: Store, reducer: Reducer[Any], *, batch: int = BATCH, idle: float = IDLE_SECONDS
+) -> None:
+    """Follow the log for ever (until cancelled). Raises LeaseHeld if another process
+    runs the reducer, LeaseLost if it takes over later, StoreError if the database fails."""
+    async with store.reducer_session(reducer.name) as session:
+        log.info("reducer_started", reducer=reducer.name, position=session.position)
+        while True:
+            if await _step(store, session, reducer, batch) < batch:
+                moved = await store.wait_for_head(session.position, idle)
+                if moved <= session.position:
+                    await session.keep()
+
+
+async def keep_running(
+    store: Store, reducer: Reducer[Any], *, every: float = IDLE_SECONDS, batch: int = BATCH
+) -> None:
+    """``run`` for ever, as ``tagfeed serve`` does: renew the hold every ``every``
+    seconds while idle (less than the lease), and when another process holds the
+    reducer, or the database fails, try again ``every`` seconds later."""
+    while True:
+        try:
+            await run(store, reducer, batch=batch, idle=every)
+        except LeaseHeld:
+            pass  # another process applies it: stand by
+        except StoreError as exc:
+            log.warning("reducer_failed", reducer=reducer.name, error=repr(exc))
+        await asyncio.sleep(every)

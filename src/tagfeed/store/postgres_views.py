@@ -1,0 +1,118 @@
+"""PostgreSQL: how the read models take the changes their reducers fold, and the session
+of a catch-up reducer (an advisory lock and the checkpoint).
+
+The write path applies the inline views inside its one append statement
+(``postgres._APPEND``); catch-up and rebuild use the statements here, rebuild on fresh
+tables.
+"""
+
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from tagfeed.domain.ids import from_epoch_micros
+from tagfeed.domain.model import Message
+from tagfeed.reducers import counts, messages, tags
+from tagfeed.reducers.counts import CounterRow
+from tagfeed.reducers.tags import TagChange
+from tagfeed.store.errors import LeaseHeld, LeaseLost
+
+TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
+
+_instant = lru_cache(maxsize=65_536)(from_epoch_micros)
+
+
+async def _messages(conn: asyncpg.Connection, rows: list[Message], table: str) -> None:
+    await conn.execute(
+        f"INSERT INTO {table} (id, text, tag, user_id, created_at) SELECT * FROM"
+        " unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])",
+        [m.id for m in rows],
+        [m.text for m in rows],
+        [m.tag for m in rows],
+        [m.user_id for m in rows],
+        [m.created_at for m in rows],
+    )
+
+
+async def _counts(conn: asyncpg.Connection, increments: list[CounterRow], table: str) -> None:
+    ordered = sorted(increments)  # the order every writer locks counters in
+    await conn.execute(
+        f"INSERT INTO {table} AS c (tag, span, start, slot, n)"
+        " SELECT tag, span, start, 0, n FROM"
+        " unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[]) AS k (tag, span, start, n)"
+        " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n",
+        [r[0] for r in ordered],
+        [r[1] for r in ordered],
+        [_instant(r[2]) for r in ordered],
+        [r[3] for r in ordered],
+    )
+
+
+async def _tags(conn: asyncpg.Connection, changes: dict[str, TagChange], table: str) -> None:
+    ordered = sorted(changes.items())
+    await conn.execute(
+        f"INSERT INTO {table} AS t (tag, messages, first_at, last_at) SELECT * FROM"
+        " unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])"
+        " ON CONFLICT (tag) DO UPDATE SET messages = t.messages + excluded.messages,"
+        " first_at = least(t.first_at, excluded.first_at),"
+        " last_at = greatest(t.last_at, excluded.last_at)",
+        [tag for tag, _ in ordered],
+        [c.messages for _, c in ordered],
+        [from_epoch_micros(c.first) for _, c in ordered],
+        [from_epoch_micros(c.last) for _, c in ordered],
+    )
+
+
+# view name -> apply(connection, the fold's changes, table)
+APPLIERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
+    messages.NAME: _messages,
+    counts.NAME: _counts,
+    tags.NAME: _tags,
+}
+
+# Two-key advisory locks: a space apart from the one-key locks of migrations and
+# idempotency keys.
+_LOCK_CLASS = 0x7461_6772  # "tagr"
+_TRY_LOCK = "SELECT pg_try_advisory_lock($1, hashtext($2))"
+_ENSURE = (
+    "INSERT INTO reducer_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
+)
+_READ = "SELECT position FROM reducer_checkpoints WHERE name = $1"
+_ADVANCE = "UPDATE reducer_checkpoints SET position = $3 WHERE name = $1 AND position = $2"
+
+
+class PostgresReducerSession:
+    """The hold of one process on a catch-up reducer: a session advisory lock on a
+    connection of its own, which applies every batch of effects and moves the
+    checkpoint in one transaction. The lock goes with the connection: if it drops,
+    another process may take over, and this one's next ``apply`` fails with it. The
+    checkpoint moves only from the position this session read (compare and set), so
+    even then no batch is applied twice."""
+
+    def __init__(self, conn: asyncpg.Connection, name: str) -> None:
+        if name not in APPLIERS:
+            raise ValueError(f"no reducer named {name!r}; known: {', '.join(sorted(APPLIERS))}")
+        self._conn = conn
+        self.name = name
+        self.position = 0
+
+    async def acquire(self) -> None:
+        """Raises LeaseHeld while another process holds the lock."""
+        if not await self._conn.fetchval(_TRY_LOCK, _LOCK_CLASS, self.name):
+            raise LeaseHeld(f"reducer {self.name} runs in another process")
+        await self._conn.execute(_ENSURE, self.name)
+        self.position = int(await self._conn.fetchval(_READ, self.name))
+
+    async def apply(self, changes: object, through: int) -> None:
+        async with self._conn.transaction():
+            status = await self._conn.execute(_ADVANCE, self.name, self.position, through)
+            if status != "UPDATE 1":
+                raise LeaseLost(f"reducer {self.name}: another process took over")
+            await APPLIERS[self.name](self._conn, changes, TABLES[self.name])
+        self.position = through
+
+    async def keep(self) -> None:
+        """Check the connection (and so the lock) is still there."""
+        await self._conn.fetchval("SELECT 1")

@@ -1,0 +1,159 @@
+"""SQLite: how the read models take the changes their reducers fold, and the session
+of a catch-up reducer (its lease and checkpoint).
+
+Each view's statement is written once here: the append's trigger (``sqlite_log``) uses
+it on the live tables, catch-up and rebuild call it directly, rebuild on fresh tables.
+"""
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from tagfeed.domain.ids import epoch_micros
+from tagfeed.domain.model import Message
+from tagfeed.reducers import counts, messages, tags
+from tagfeed.reducers.counts import CounterRow
+from tagfeed.reducers.tags import TagChange
+from tagfeed.store.errors import LeaseHeld, LeaseLost
+
+_encode = msgspec.json.Encoder().encode
+
+StoredRow = tuple[str, str, str, str, int]  # a message as the messages table holds it
+
+# The table each view lives in.
+TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
+
+# {table}: where to write; {rows}: the JSON array of changes (``?`` or ``NEW.column``).
+# Messages go in sorted by (tag, created_at), the table's own order, so that consecutive
+# inserts land on the same pages (measured: 10-20% less time).
+INSERT_MESSAGES = (
+    "INSERT INTO {table} (id, text, tag, user_id, created_at)"
+    " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each({rows})"
+    " ORDER BY 3, 5"
+)
+ADD_COUNTS = (
+    "INSERT INTO {table} (tag, span, start, slot, n)"
+    " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each({rows})"
+    " WHERE true ORDER BY 1, 2, 3"  # WHERE: lets SQLite parse the ON CONFLICT below
+    " ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = n + excluded.n"
+)
+ADD_TAGS = (
+    "INSERT INTO {table} (tag, messages, first_at, last_at)"
+    " SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each({rows}) WHERE true"
+    " ON CONFLICT (tag) DO UPDATE SET messages = messages + excluded.messages,"
+    " first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)"
+)
+
+
+def row_from_message(message: tuple[str, str, str, str, Any]) -> StoredRow:
+    """A message (or the same five fields as a plain tuple) as the table holds it:
+    ``created_at`` in microseconds since the epoch."""
+    return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
+
+
+def _messages(conn: sqlite3.Connection, rows: list[Message], table: str) -> None:
+    sql = INSERT_MESSAGES.format(table=table, rows="?")
+    conn.execute(sql, (_encode([row_from_message(m) for m in rows]),))
+
+
+def _counts(conn: sqlite3.Connection, increments: list[CounterRow], table: str) -> None:
+    conn.execute(ADD_COUNTS.format(table=table, rows="?"), (_encode(increments),))
+
+
+def _tags(conn: sqlite3.Connection, changes: dict[str, TagChange], table: str) -> None:
+    rows = [(tag, c.messages, c.first, c.last) for tag, c in changes.items()]
+    conn.execute(ADD_TAGS.format(table=table, rows="?"), (_encode(rows),))
+
+
+# view name -> apply(connection, the fold's changes, table)
+APPLIERS: dict[str, Callable[[sqlite3.Connection, Any, str], None]] = {
+    messages.NAME: _messages,
+    counts.NAME: _counts,
+    tags.NAME: _tags,
+}
+
+_READ = "SELECT position, lease_owner, lease_until FROM reducer_checkpoints WHERE name = ?"
+_CLAIM = (
+    "INSERT INTO reducer_checkpoints (name, position, lease_owner, lease_until)"
+    " VALUES (?, 0, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner,"
+    " lease_until = excluded.lease_until"
+)
+_ADVANCE = (
+    "UPDATE reducer_checkpoints SET position = ?, lease_until = ?"
+    " WHERE name = ? AND position = ? AND lease_owner = ?"
+)
+_RELEASE = "UPDATE reducer_checkpoints SET lease_until = 0 WHERE name = ? AND lease_owner = ?"
+
+
+def _micros_now() -> int:
+    return time.time_ns() // 1000
+
+
+class SQLiteReducerSession:
+    """The hold of one process on a catch-up reducer: a lease row (owner, expiry) in
+    ``reducer_checkpoints``, taken if free or expired, and checked and extended in the
+    same transaction as every batch of effects together with the checkpoint. Another
+    process can take over only once the lease expired; then this one's next ``apply``
+    finds another owner and raises LeaseLost, having written nothing.
+
+    Blocking calls: run them on a thread (the store does)."""
+
+    def __init__(self, conn: sqlite3.Connection, name: str, lease_seconds: float) -> None:
+        if name not in APPLIERS:
+            raise ValueError(f"no reducer named {name!r}; known: {', '.join(sorted(APPLIERS))}")
+        self._conn = conn
+        self.name = name
+        self._lease_us = int(lease_seconds * 1_000_000)
+        self._owner = secrets.token_hex(8)
+        self.position = 0
+
+    def acquire(self) -> None:
+        """Raises LeaseHeld while another owner's lease runs."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(_READ, (self.name,)).fetchone()
+            now = _micros_now()
+            if row is not None and row[1] not in (None, self._owner) and row[2] > now:
+                raise LeaseHeld(f"reducer {self.name} runs in another process")
+            conn.execute(_CLAIM, (self.name, self._owner, now + self._lease_us))
+            self.position = 0 if row is None else int(row[0])
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def apply(self, changes: object, through: int) -> None:
+        """Apply ``changes`` (the fold of the events after ``position`` up to
+        ``through``) and move the checkpoint to ``through``, in one transaction."""
+        self._advance(through, lambda: APPLIERS[self.name](self._conn, changes, TABLES[self.name]))
+
+    def keep(self) -> None:
+        """Extend the lease (while idle); raises LeaseLost if another took over."""
+        self._advance(self.position, lambda: None)
+
+    def _advance(self, through: int, effects: Callable[[], None]) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            advanced = conn.execute(
+                _ADVANCE,
+                (through, _micros_now() + self._lease_us, self.name, self.position, self._owner),
+            ).rowcount
+            if advanced != 1:
+                raise LeaseLost(f"reducer {self.name}: another process took over")
+            effects()
+            conn.execute("COMMIT")
+            self.position = through
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def release(self) -> None:
+        """Let another process take over at once."""
+        self._conn.execute(_RELEASE, (self.name, self._owner))
