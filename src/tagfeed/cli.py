@@ -1,4 +1,5 @@
-"""The ``tagfeed`` command: ``serve``, ``migrate``, ``import``, ``export``, ``reduce``."""
+"""The ``tagfeed`` command: ``serve``, ``migrate``, ``import``, ``export``, ``reduce``,
+``relay``."""
 
 import argparse
 import os
@@ -127,6 +128,12 @@ def _reduce(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(settings: Settings, args: argparse.Namespace) -> int:
+    from tagfeed.relay.relaying import run_until_stopped
+
+    return run_until_stopped(settings, batch=args.batch_size)
+
+
 def _positive(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -168,6 +175,12 @@ def _parser() -> argparse.ArgumentParser:
     reduce.add_argument(
         "--batch-size", type=_positive, default=1000, help="events per transaction (default 1000)"
     )
+    relay = commands.add_parser(
+        "relay", help="publish the event log to NATS JetStream until stopped (docs/events.md)"
+    )
+    relay.add_argument(
+        "--batch-size", type=_positive, default=1000, help="events per checkpoint (default 1000)"
+    )
     return parser
 
 
@@ -186,4 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         return _export(settings, args)
     if args.command == "reduce":
         return _reduce(settings, args)
+    if args.command == "relay":
+        return _relay(settings, args)
     return _migrate(settings)

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from tagfeed import relay
 from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.reducers import counts, messages, tags
@@ -20,6 +21,8 @@ from tagfeed.reducers.tags import TagChange
 from tagfeed.store.errors import LeaseHeld, LeaseLost
 
 TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
+# The relay holds a checkpoint but no table: its effects are in JetStream.
+TABLES[relay.NAME] = ""
 
 _instant = lru_cache(maxsize=65_536)(from_epoch_micros)
 
@@ -65,11 +68,16 @@ async def _tags(conn: asyncpg.Connection, changes: dict[str, TagChange], table: 
     )
 
 
+async def _relayed(conn: asyncpg.Connection, changes: None, table: str) -> None:
+    """The relay's batch moves only its checkpoint (``tagfeed.relay``)."""
+
+
 # view name -> apply(connection, the fold's changes, table)
 APPLIERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
     messages.NAME: _messages,
     counts.NAME: _counts,
     tags.NAME: _tags,
+    relay.NAME: _relayed,
 }
 
 # Two-key advisory locks: a space apart from the one-key locks of migrations and
