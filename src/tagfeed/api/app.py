@@ -28,6 +28,7 @@ from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
 from tagfeed.service.reducing import CATCH_UP, keep_running
+from tagfeed.service.trends import TrendService
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings, store: Store | None = None) -> ASGIApp:
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.service = service
+    app.state.trends = TrendService(chosen_store)
     app.state.authenticator = authenticator_for(settings)
     return RequestContext(app)
 

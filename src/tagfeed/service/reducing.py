@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from tagfeed.domain.events import MessagePosted, StoredEvent
-from tagfeed.reducers import Reducer, tags
+from tagfeed.reducers import Reducer, tags, trending
 from tagfeed.store.codec import decode
 from tagfeed.store.errors import LeaseHeld, StoreError
 from tagfeed.store.port import ReducerSession, Store
@@ -26,7 +26,7 @@ log = structlog.get_logger("tagfeed.reducers")
 
 # The reducers that follow the log on their own (the inline ones, messages and counts,
 # are applied by the write path in the append's transaction).
-CATCH_UP: dict[str, Reducer[Any]] = {tags.NAME: tags.REDUCER}
+CATCH_UP: dict[str, Reducer[Any]] = {tags.NAME: tags.REDUCER, trending.NAME: trending.REDUCER}
 BATCH = 1000
 # How long an idle runner waits for new events before renewing its hold.
 IDLE_SECONDS = 5.0
