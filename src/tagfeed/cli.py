@@ -1,5 +1,5 @@
 """The ``tagfeed`` command: ``serve``, ``migrate``, ``import``, ``export``, ``reduce``,
-``relay``."""
+``rebuild``, ``relay``."""
 
 import argparse
 import os
@@ -128,6 +128,37 @@ def _reduce(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from tagfeed.service.reducing import VIEWS, rebuild
+    from tagfeed.store.errors import StoreError
+    from tagfeed.store.factory import store_from_settings
+
+    if args.view not in VIEWS:
+        print(f"tagfeed: no view {args.view!r}; known: {', '.join(VIEWS)}", file=sys.stderr)
+        return 2
+
+    async def build() -> int:
+        store = store_from_settings(settings)
+        await store.open()
+        try:
+            return await rebuild(store, args.view)
+        finally:
+            await store.close()
+
+    started = time.perf_counter()
+    try:
+        position = asyncio.run(build())
+    except StoreError as exc:
+        print(f"tagfeed: rebuild failed; the old view is still in place: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    print(f"rebuilt {args.view} up to position {position} in {seconds:.2f} s")
+    return 0
+
+
 def _relay(settings: Settings, args: argparse.Namespace) -> int:
     from tagfeed.relay.relaying import run_until_stopped
 
@@ -175,6 +206,10 @@ def _parser() -> argparse.ArgumentParser:
     reduce.add_argument(
         "--batch-size", type=_positive, default=1000, help="events per transaction (default 1000)"
     )
+    remake = commands.add_parser(
+        "rebuild", help="rebuild a view from the event log and swap it in (docs/events.md)"
+    )
+    remake.add_argument("view", metavar="VIEW", help="messages, counts, tags or trending")
     relay = commands.add_parser(
         "relay", help="publish the event log to NATS JetStream until stopped (docs/events.md)"
     )
@@ -199,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(settings, args)
     if args.command == "reduce":
         return _reduce(settings, args)
+    if args.command == "rebuild":
+        return _rebuild(settings, args)
     if args.command == "relay":
         return _relay(settings, args)
     return _migrate(settings)

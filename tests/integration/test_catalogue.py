@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tagfeed.reducers import tags, trending
-from tagfeed.service.reducing import catch_up
+from tagfeed.service.reducing import catch_up, rebuild
 from tagfeed.store.port import Store
 from tests.integration.helpers import seed
 
@@ -24,7 +24,6 @@ PRIVATE = (
     "public.idempotency_keys",
     "public.reducer_checkpoints",
     "public.trending_tags",
-    "public.trending_tags_hours",
 )
 
 
@@ -76,3 +75,17 @@ async def test_the_analyst_writes_nothing_and_reads_no_private_table(
 ) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await analyst.execute(statement)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_the_views_outlive_a_rebuild_of_their_tables(
+    analyst: asyncpg.Connection, store: Store
+) -> None:
+    """A rebuild drops a view's table and renames a fresh one in its place; the
+    catalogue's views are made again in the same transaction, granted again."""
+    await seed(store, ("busy", "2026-11-30T10:15:00"))
+    for view in ("messages", "counts", "tags", "trending"):
+        await rebuild(store, view)
+    assert await analyst.fetchval("SELECT count(*) FROM catalogue.messages") == 1
+    assert await analyst.fetchval("SELECT messages FROM catalogue.tag_stats") == 1
+    assert await analyst.fetchval("SELECT count(*) FROM catalogue.hourly_counts") == 2

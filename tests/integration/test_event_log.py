@@ -20,7 +20,7 @@ from tagfeed.domain.model import Message
 from tagfeed.store.codec import decode
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.migrate import upgrade
-from tagfeed.store.port import Store, StoredEvent, unit_of_work
+from tagfeed.store.port import ImportBatch, Store, StoredEvent, unit_of_work
 from tagfeed.store.sqlite import sqlite_path
 
 NEW = {"text": "hello log", "tag": "events"}
@@ -236,3 +236,18 @@ def test_the_migration_turns_existing_messages_into_events(tmp_path: Path) -> No
     }
     assert json.loads(rows[1][2])["created_at"] == "1970-01-01T00:00:01.000001Z"
     assert json.loads(rows[1][2])["text"] == 'say "hi" é'
+
+
+async def test_an_import_appends_its_events_after_the_posts(store: Store) -> None:
+    posted = a_message(1)
+    await append(store, posted)
+    rows = [tuple(a_message(n, "imported")) for n in range(2, 6)]
+    batch = ImportBatch([10, 11, 12, 13, 14], [*rows, tuple(posted)])  # type: ignore[list-item]
+    refused: list[int] = []
+    assert await store.import_messages([batch], refused.append) == 4
+    assert refused == [14]  # the line whose id was taken
+    events = await store.read_events(0, 100)
+    assert [e.position for e in events] == [1, 2, 3, 4, 5]
+    assert [e.event_id for e in events[1:]] == [row[0] for row in rows]
+    assert await store.head() == 5
+    assert await append(store, a_message(9)) == [6]  # the writer's head moved on too

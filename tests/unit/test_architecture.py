@@ -82,6 +82,35 @@ def test_the_import_check_flags_outsiders(source: str, allowed: bool) -> None:
     assert all(map(is_allowed_in_domain, imported_modules(source))) is allowed
 
 
+def package_imports(package: str) -> dict[str, set[str]]:
+    directory = DOMAIN_DIR.parent / package
+    return {
+        path.name: imported_modules(path.read_text(encoding="utf-8"), f"tagfeed.{package}")
+        for path in sorted(directory.glob("*.py"))
+    }
+
+
+def test_reducers_import_only_the_standard_library_and_the_domain() -> None:
+    """A reducer is a pure fold: no SQL, no driver, no store."""
+    imports = package_imports("reducers")
+    assert {"messages.py", "counts.py", "tags.py"} <= set(imports)
+    offending = {
+        name: sorted(m for m in modules if not is_allowed_in_domain(m) and m != "tagfeed.reducers")
+        for name, modules in imports.items()
+    }
+    assert {name: bad for name, bad in offending.items() if bad} == {}
+
+
+def test_bulk_talks_to_the_storage_port_not_to_the_adapters() -> None:
+    allowed = {"tagfeed.store.port", "tagfeed.store.factory", "tagfeed.store.errors"}
+    store_imports = {
+        name: sorted(m for m in modules if m.startswith("tagfeed.store") and m not in allowed)
+        for name, modules in package_imports("bulk").items()
+    }
+    assert any("tagfeed.store.port" in m for m in package_imports("bulk").values())
+    assert {name: bad for name, bad in store_imports.items() if bad} == {}
+
+
 DATABASE_SUFFIXES = (".db", ".db-journal", ".db-wal", ".db-shm", ".sqlite", ".sqlite3")
 
 # Records, from inside the child, every file opened and every connection attempted.

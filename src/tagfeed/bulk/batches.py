@@ -1,12 +1,12 @@
 """Reading an import file into batches of valid messages, and what happens to bad lines."""
 
 import threading
-from collections.abc import Callable, Iterator, Sequence, Set
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from tagfeed.bulk.lines import Fields, parse_fields
+from tagfeed.bulk.lines import parse_fields
 from tagfeed.domain.errors import InvalidInput
+from tagfeed.store.port import ImportBatch
 
 DUPLICATE_ID = "id: a message with this id already exists"
 
@@ -39,22 +39,6 @@ class Rejections:
             self._report(f"line {number}: {reason}")
 
 
-@dataclass(slots=True)
-class Batch:
-    """Valid messages (as ``Fields``) in file order, with the numbers of their lines."""
-
-    numbers: list[int] = field(default_factory=list)
-    rows: list[Fields] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def without(self, dropped: set[int]) -> "Batch":
-        """This batch minus the messages at the indexes in ``dropped``."""
-        keep = [i for i in range(len(self.rows)) if i not in dropped]
-        return Batch([self.numbers[i] for i in keep], [self.rows[i] for i in keep])
-
-
 def read_batches(
     lines: BinaryIO,
     *,
@@ -62,11 +46,11 @@ def read_batches(
     max_text_length: int,
     rejections: Rejections,
     on_batch: Callable[[int], None] = lambda lines_read: None,
-) -> Iterator[Batch]:
+) -> Iterator[ImportBatch]:
     """Batches of up to ``batch_size`` valid messages; blank lines are passed over, bad
     ones handed to ``rejections`` (which may raise ImportAborted). ``on_batch`` hears the
     number of lines read so far after each batch. Memory: one batch."""
-    batch = Batch()
+    batch = ImportBatch()
     number = 0
     for number, raw in enumerate(lines, 1):
         try:
@@ -80,18 +64,7 @@ def read_batches(
         if len(batch.rows) >= batch_size:
             yield batch
             on_batch(number)
-            batch = Batch()
+            batch = ImportBatch()
     if batch.rows:
         yield batch
     on_batch(number)
-
-
-def duplicate_indexes(ids: Sequence[str], stored: Set[str]) -> set[int]:
-    """Indexes of the ids already ``stored`` or appearing earlier in ``ids``."""
-    seen: set[str] = set()
-    dropped: set[int] = set()
-    for index, message_id in enumerate(ids):
-        if message_id in stored or message_id in seen:
-            dropped.add(index)
-        seen.add(message_id)
-    return dropped

@@ -1,5 +1,5 @@
-"""``tagfeed import``: read a file, validate each line, load the valid messages and their
-counters into the configured database in one transaction."""
+"""``tagfeed import``: read a file, validate each line, and append a MessagePosted per
+valid message to the configured database's log, with its views, in one transaction."""
 
 import asyncio
 import gc
@@ -10,9 +10,11 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from tagfeed.bulk.batches import Batch, Rejections, read_batches
+from tagfeed.bulk.batches import DUPLICATE_ID, Rejections, read_batches
 from tagfeed.bulk.files import Input, open_input
 from tagfeed.config import Settings
+from tagfeed.store.factory import store_from_settings
+from tagfeed.store.port import ImportBatch
 
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -61,24 +63,21 @@ class _Progress:
         self._bar.close()
 
 
-def _load(settings: Settings, batches: Iterator[Batch], rejections: Rejections) -> int:
-    if settings.database_url.startswith("sqlite:///"):
-        from tagfeed.bulk.sqlite_load import load_sqlite
+def _load(settings: Settings, batches: Iterator[ImportBatch], rejections: Rejections) -> int:
+    """Hand the batches to the store's own fast path (``Store.import_messages``)."""
 
-        return load_sqlite(
-            settings.database_url,
-            batches,
-            rejections,
-            timeout=settings.db_timeout,
-            synchronous=settings.sqlite_synchronous,
-        )
-    from tagfeed.bulk.postgres_load import load_postgres
+    def duplicate(number: int) -> None:
+        rejections.reject(number, DUPLICATE_ID)
 
-    return asyncio.run(
-        load_postgres(
-            settings.database_url, batches, rejections, connect_timeout=settings.db_timeout
-        )
-    )
+    async def load() -> int:
+        store = store_from_settings(settings)
+        await store.open()
+        try:
+            return await store.import_messages(batches, duplicate)
+        finally:
+            await store.close()
+
+    return asyncio.run(load())
 
 
 def import_file(

@@ -3,6 +3,7 @@ batch by batch, each batch with its checkpoint in one transaction (``ReducerSess
 
     run(store, REDUCER)         follow for ever: catch up, then wait for new events
     catch_up(store, REDUCER)    apply everything up to the head as it is now; return it
+    rebuild(store, NAME)        build a view afresh from position 0 and swap it in
 
 A reducer is a name and a pure fold (``tagfeed.reducers.Reducer``); each store adapter
 has an applier for that name. Adding a catch-up view: a fold in ``tagfeed.reducers``, a
@@ -17,7 +18,7 @@ from typing import Any
 import structlog
 
 from tagfeed.domain.events import MessagePosted, StoredEvent
-from tagfeed.reducers import Reducer, tags, trending
+from tagfeed.reducers import Reducer, counts, messages, tags, trending
 from tagfeed.store.codec import decode
 from tagfeed.store.errors import LeaseHeld, StoreError
 from tagfeed.store.port import ReducerSession, Store
@@ -27,7 +28,14 @@ log = structlog.get_logger("tagfeed.reducers")
 # The reducers that follow the log on their own (the inline ones, messages and counts,
 # are applied by the write path in the append's transaction).
 CATCH_UP: dict[str, Reducer[Any]] = {tags.NAME: tags.REDUCER, trending.NAME: trending.REDUCER}
+# Every view, by name: what ``tagfeed rebuild`` can rebuild.
+VIEWS: dict[str, Reducer[Any]] = {
+    messages.NAME: messages.REDUCER,
+    counts.NAME: counts.REDUCER,
+    **CATCH_UP,
+}
 BATCH = 1000
+REBUILD_BATCH = 10_000
 # How long an idle runner waits for new events before renewing its hold.
 IDLE_SECONDS = 5.0
 
@@ -82,3 +90,15 @@ async def keep_running(
         except StoreError as exc:
             log.warning("reducer_failed", reducer=reducer.name, error=repr(exc))
         await asyncio.sleep(every)
+
+
+async def rebuild(store: Store, name: str, *, batch: int = REBUILD_BATCH) -> int:
+    """Rebuild view ``name`` from the whole log into fresh tables while the old ones
+    serve, then swap them in; return the position the view reflects. Raises ValueError
+    for an unknown view. A catch-up reducer running meanwhile finds its checkpoint
+    moved at its next batch (LeaseLost, nothing applied) and starts again from the
+    rebuilt view's position."""
+    reducer = VIEWS.get(name)
+    if reducer is None:
+        raise ValueError(f"no view named {name!r}; known: {', '.join(VIEWS)}")
+    return await store.rebuild_view(name, reducer.fold, checkpointed=name in CATCH_UP, batch=batch)

@@ -38,12 +38,11 @@ class UnknownEvent(ValueError):
     """A stored event of a type or version this code cannot read."""
 
 
-def message_payload(message: Message) -> bytes:
-    """The payload of the ``MessagePosted`` of ``message``."""
+def message_payload(message: tuple[str, str, str, str, datetime]) -> bytes:
+    """The payload of the ``MessagePosted`` of ``message`` (a Message, or its five
+    fields as a plain tuple)."""
     return _encode(
-        _MessagePostedV1Out(
-            message.id, message.text, message.tag, message.user_id, format_utc(message.created_at)
-        )
+        _MessagePostedV1Out(message[0], message[1], message[2], message[3], format_utc(message[4]))
     )
 
 

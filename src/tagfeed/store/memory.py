@@ -1,11 +1,16 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.counting import Piece, floor_to
-from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, StoredEvent
+from tagfeed.domain.events import (
+    MESSAGE_POSTED,
+    MESSAGE_POSTED_VERSION,
+    MessagePosted,
+    StoredEvent,
+)
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
@@ -15,7 +20,13 @@ from tagfeed.reducers import trending
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import LeaseHeld
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+    unit_of_work,
+)
 
 
 def _matches(message: Message, where: MessageFilter) -> bool:
@@ -67,6 +78,45 @@ class MemoryStore:
             work.positions.append(position)
             self.messages[message.id] = message
         self._watch.advance(len(self.events))
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        async with unit_of_work(self) as work:
+            for batch in batches:
+                taken = set(self.messages) | {m.id for m in work.new_messages}
+                dropped = batch.duplicates(taken)
+                for index in sorted(dropped):
+                    on_duplicate(batch.numbers[index])
+                for row in batch.without(dropped).rows:
+                    work.add_message(Message(*row))
+            await work.commit()
+        self.generation += 1
+        return len(work.positions)
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        chosen = sorted(
+            (m for m in self.messages.values() if tag is None or m.tag == tag),
+            key=lambda m: (m.created_at, m.id),
+        )
+        for start in range(0, len(chosen), batch_size):
+            write(chosen[start : start + batch_size])
+        return len(chosen)
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        # Messages are the only view kept here: nothing to rebuild but the checkpoint.
+        if checkpointed:
+            self.checkpoints[name] = len(self.events)
+        return len(self.events)
 
     async def counters_generation(self) -> int:
         return self.generation

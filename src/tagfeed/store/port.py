@@ -11,9 +11,9 @@ are what the store appends, together with what the inline reducers make of them
 sees the post. Positions number the log without gaps, in commit order.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Set
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -47,6 +47,40 @@ class Claim:
 
 
 __all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
+
+
+# A reducer's fold, as the store applies it (tagfeed.reducers.Reducer.fold).
+Fold = Callable[[Sequence[MessagePosted]], object]
+
+# A message's five fields in Message order: what an import line holds.
+MessageFields = tuple[str, str, str, str, datetime]
+
+
+@dataclass(slots=True)
+class ImportBatch:
+    """Messages to import (as ``MessageFields``) in file order, with the numbers of
+    their lines, to name a line when its message is refused."""
+
+    numbers: list[int] = field(default_factory=list)
+    rows: list[MessageFields] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def without(self, dropped: Set[int]) -> "ImportBatch":
+        """This batch minus the messages at the indexes in ``dropped``."""
+        keep = [i for i in range(len(self.rows)) if i not in dropped]
+        return ImportBatch([self.numbers[i] for i in keep], [self.rows[i] for i in keep])
+
+    def duplicates(self, stored: Set[str]) -> set[int]:
+        """Indexes of the messages whose id is in ``stored`` or earlier in the batch."""
+        seen: set[str] = set()
+        dropped: set[int] = set()
+        for index, row in enumerate(self.rows):
+            if row[0] in stored or row[0] in seen:
+                dropped.add(index)
+            seen.add(row[0])
+        return dropped
 
 
 class UnitOfWork:
@@ -150,6 +184,23 @@ class Store(Protocol):
         post) and the first ``limit`` tags of the window by score, highest first, those
         scoring 0 left out. A few rows of one index, whatever the number of tags."""
 
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        """Append a MessagePosted per message, with the inline views, in ONE
+        transaction (nothing is visible before it commits, nothing stays if anything
+        fails); return how many. A message whose id is already stored (or earlier in
+        the import) is skipped after ``on_duplicate(its line number)``, which may raise
+        to abort: the exception propagates and nothing is written. Each adapter takes
+        its fastest path (docs/bulk.md); ``batches`` is read on a thread of its own."""
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        """Pass every message (only ``tag``'s when given), oldest first, to ``write`` in
+        batches, all read from one snapshot; return how many. ``write`` may be called
+        from another thread."""
+
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` records created before ``before``, in a short
         transaction of their own; returns how many went."""
@@ -177,6 +228,20 @@ class Store(Protocol):
         process holds it (PostgreSQL: an advisory lock on a connection of its own;
         SQLite: a lease row, checked and extended with every batch). ValueError for a
         name no adapter applier knows."""
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        """Build view ``name`` afresh from the whole log with ``fold`` into new tables
+        while the old ones keep serving, then swap them in atomically with the events
+        appended meanwhile (and, ``checkpointed``, a catch-up view's checkpoint set);
+        return the position the view reflects from then on. ValueError for a name no
+        applier knows."""
 
     async def wait_for_head(self, after: int, within: float) -> int:
         """Return the known head once it passes ``after``, or after ``within`` seconds

@@ -8,7 +8,7 @@ twice: by ``asyncio.timeout`` around pool acquisition and query, and by the serv
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 import asyncpg
 
 from tagfeed.domain.counting import ALL_TAGS, Piece
-from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, StoredEvent
+from tagfeed.domain.events import (
+    MESSAGE_POSTED,
+    MESSAGE_POSTED_VERSION,
+    MessagePosted,
+    StoredEvent,
+)
 from tagfeed.domain.idempotency import RequestInFlight
 from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
@@ -25,11 +30,16 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.reducers import counts, messages
-from tagfeed.store import trending_views
+from tagfeed.store import postgres_bulk, postgres_rebuild, trending_views
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+)
 from tagfeed.store.postgres_views import PostgresReducerSession, numbered
 
 T = TypeVar("T")
@@ -364,6 +374,47 @@ class PostgresStore:
             )
         )
         return int(generation)
+
+    # -- bulk (tagfeed import / export) ------------------------------------------------
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        return await postgres_bulk.load(
+            self._dsn, batches, on_duplicate, connect_timeout=self._timeout
+        )
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        return await postgres_bulk.export(
+            self._dsn, tag, write, batch_size, connect_timeout=self._timeout
+        )
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+        try:
+            position = await postgres_rebuild.rebuild(
+                conn, name, fold, checkpointed=checkpointed, batch=batch
+            )
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"PostgreSQL error: {exc}") from exc
+        finally:
+            await conn.close()
+        self._watch.advance(position)
+        return position
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         status: str = await self._run(lambda conn: conn.execute(_PURGE_KEYS, before, limit))

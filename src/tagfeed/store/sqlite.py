@@ -16,7 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
@@ -24,16 +24,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from tagfeed.domain.counting import ALL_TAGS, Piece
-from tagfeed.domain.events import StoredEvent
+from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
-from tagfeed.store import sqlite_log, trending_views
+from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild, trending_views
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
-from tagfeed.store.port import IdempotencyRecord, ReducerSession, UnitOfWork
+from tagfeed.store.port import (
+    IdempotencyRecord,
+    ImportBatch,
+    ReducerSession,
+    UnitOfWork,
+)
 from tagfeed.store.sqlite_views import SQLiteReducerSession
 
 T = TypeVar("T")
@@ -492,6 +497,49 @@ class SQLiteStore:
         return await self._read(
             lambda conn: int(conn.execute(_GENERATION).fetchone()[0]), inline=True
         )
+
+    # -- bulk (tagfeed import / export) ------------------------------------------------
+
+    async def import_messages(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
+        return await asyncio.to_thread(
+            sqlite_bulk.load,
+            self._path,
+            batches,
+            on_duplicate,
+            timeout=self._timeout,
+            synchronous=self._synchronous,
+            translate=translate_error,
+        )
+
+    async def export_messages(
+        self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
+    ) -> int:
+        return await asyncio.to_thread(
+            sqlite_bulk.export, self._path, tag, write, batch_size, translate_error
+        )
+
+    async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        position = await asyncio.to_thread(
+            sqlite_rebuild.rebuild,
+            self._path,
+            name,
+            fold,
+            checkpointed=checkpointed,
+            batch=batch,
+            timeout=self._timeout,
+            translate=translate_error,
+        )
+        self._watch.advance(position)
+        return position
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
         # A connection of its own in a worker thread: the batch is small, so it holds the

@@ -27,6 +27,7 @@ from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, Messag
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.reducers import counts, messages
 from tagfeed.store.codec import message_payload
+from tagfeed.store.port import MessageFields
 from tagfeed.store.sqlite_views import ADD_COUNTS, INSERT_MESSAGES, row_from_message
 
 _encode = msgspec.json.Encoder().encode
@@ -58,18 +59,20 @@ def prepare(posted: Sequence[MessagePosted], now: datetime) -> tuple[bytes, byte
     """What ``APPLY`` appends for ``posted`` (after whatever head it is given): the
     events, the messages view's rows and the counts view's increments, each a JSON
     array. Independent of the head, so a bulk load can prepare it on another thread."""
+    return prepare_messages(messages.fold(posted), now)
+
+
+def prepare_messages(posted: Sequence[MessageFields], now: datetime) -> tuple[bytes, bytes, bytes]:
+    """``prepare`` for the MessagePosted events of ``posted`` messages, given as plain
+    tuples (an import's lines): the messages view's fold of them is the messages."""
     recorded = epoch_micros(now)
+    rows = [row_from_message(m) for m in posted]
+    # Each payload travels as a JSON string, which SQLite copies out as it is (measured:
+    # a fifth less time than embedding it as an object, which SQLite renders again).
     events = [
-        (
-            e.message.id,
-            MESSAGE_POSTED,
-            MESSAGE_POSTED_VERSION,
-            msgspec.Raw(message_payload(e.message)),
-            recorded,
-        )
-        for e in posted
+        (row[0], MESSAGE_POSTED, MESSAGE_POSTED_VERSION, message_payload(m).decode(), recorded)
+        for row, m in zip(rows, posted, strict=True)
     ]
-    rows = [row_from_message(m) for m in messages.fold(posted)]
     increments = counts.fold_micros((row[2], row[4]) for row in rows)
     return _encode(events), _encode(rows), _encode(increments)
 

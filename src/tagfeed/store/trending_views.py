@@ -1,10 +1,12 @@
 """The trending view's tables, and the statements that fold a batch's hour counts into
 them: written once, with ``?`` placeholders, for both adapters (PostgreSQL numbers them).
 
-    trending_tags        (window_hours, tag) -> observed, baseline, expected, score;
-                         the row (0, '') holds the view's clock in ``observed``: an hour
-                         since the epoch (``reducers/trending.py``)
-    trending_tags_hours  (hour, tag) -> n: posts per tag and hour within the horizon
+    trending_tags  (window_hours, hour, tag) -> observed, baseline, expected, score:
+                   window_hours 1, 24, 168 (hour 0): a tag's sums and score in a window;
+                   window_hours -1: ``observed`` = posts of the tag in that hour (since
+                   the epoch), kept within the horizon; the row (0, 0, '') holds the
+                   view's clock in ``observed`` (``reducers/trending.py``).
+                   One table, so that a rebuild makes and swaps one table.
 
 A batch: read the clock; if the batch's newest hour is later, move every window on by
 deltas (the hours that leave a window join its baseline, those that leave the baseline
@@ -28,9 +30,13 @@ from tagfeed.reducers.trending import (
 TABLE = "trending_tags"
 
 
-def hours_table(table: str) -> str:
-    """The hour counts that go with ``table`` (a rebuild's fresh table has its own)."""
-    return f"{table}_hours"
+HOURS = -1  # window_hours of the rows of posts per tag and hour
+_COLUMNS = "(window_hours, hour, tag, observed, baseline, expected, score)"
+_ADD = (
+    " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET"
+    " observed = {table}.observed + excluded.observed,"
+    " baseline = {table}.baseline + excluded.baseline"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +46,13 @@ class Step:
     many: bool = False
 
 
-READ_CLOCK = "SELECT observed FROM {table} WHERE window_hours = 0 AND tag = ''"
+READ_CLOCK = "SELECT observed FROM {table} WHERE window_hours = 0 AND hour = 0 AND tag = ''"
 
 
 def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
     """The statements that fold ``counts`` into the view whose clock is ``clock``."""
     if not counts:
         return []
-    hours = hours_table(table)
     newest = max(hour for _, hour in counts)
     new = newest if clock is None or newest > clock else clock
     steps: list[Step] = []
@@ -60,27 +65,29 @@ def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
             left_base = (clock - span - base + 1, new - span - base)  # gone
             steps.append(
                 Step(
-                    f"INSERT INTO {table} (window_hours, tag, observed, baseline, expected, score)"
-                    f" SELECT {span}, tag,"
-                    " -sum(CASE WHEN hour >= ? THEN n ELSE 0 END),"
-                    " sum(CASE WHEN hour >= ? THEN n ELSE 0 END)"
-                    " - sum(CASE WHEN hour <= ? THEN n ELSE 0 END), 0, 0"
-                    f" FROM {hours}"
-                    " WHERE (hour >= ? AND hour <= ?) OR (hour >= ? AND hour <= ?)"
-                    " GROUP BY tag"
-                    " ON CONFLICT (window_hours, tag) DO UPDATE SET"
-                    f" observed = {table}.observed + excluded.observed,"
-                    f" baseline = {table}.baseline + excluded.baseline",
+                    f"INSERT INTO {table} {_COLUMNS}"
+                    f" SELECT {span}, 0, tag,"
+                    " -sum(CASE WHEN hour >= ? THEN observed ELSE 0 END),"
+                    " sum(CASE WHEN hour >= ? THEN observed ELSE 0 END)"
+                    " - sum(CASE WHEN hour <= ? THEN observed ELSE 0 END), 0, 0"
+                    f" FROM {table} WHERE window_hours = {HOURS}"
+                    " AND ((hour >= ? AND hour <= ?) OR (hour >= ? AND hour <= ?))"
+                    " GROUP BY tag" + _ADD.format(table=table),
                     [(left_window[0], left_window[0], left_base[1], *left_window, *left_base)],
                 )
             )
-        steps.append(Step(f"DELETE FROM {hours} WHERE hour <= ?", [(new - HORIZON_HOURS,)]))
+        steps.append(
+            Step(
+                f"DELETE FROM {table} WHERE window_hours = {HOURS} AND hour <= ?",
+                [(new - HORIZON_HOURS,)],
+            )
+        )
     kept = [(tag, hour, n) for (tag, hour), n in counts.items() if hour > new - HORIZON_HOURS]
     if kept:
         steps.append(
             Step(
-                f"INSERT INTO {hours} (hour, tag, n) VALUES (?, ?, ?)"
-                f" ON CONFLICT (hour, tag) DO UPDATE SET n = {hours}.n + excluded.n",
+                f"INSERT INTO {table} {_COLUMNS} VALUES ({HOURS}, ?, ?, ?, 0, 0, 0)"
+                + _ADD.format(table=table),
                 [(hour, tag, n) for tag, hour, n in kept],
                 many=True,
             )
@@ -95,11 +102,8 @@ def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
     if sums:
         steps.append(
             Step(
-                f"INSERT INTO {table} (window_hours, tag, observed, baseline, expected, score)"
-                " VALUES (?, ?, ?, ?, 0, 0)"
-                " ON CONFLICT (window_hours, tag) DO UPDATE SET"
-                f" observed = {table}.observed + excluded.observed,"
-                f" baseline = {table}.baseline + excluded.baseline",
+                f"INSERT INTO {table} {_COLUMNS} VALUES (?, 0, ?, ?, ?, 0, 0)"
+                + _ADD.format(table=table),
                 [(span, tag, o, b) for (span, tag), (o, b) in sums.items()],
                 many=True,
             )
@@ -124,9 +128,8 @@ def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
         )
     steps.append(
         Step(
-            f"INSERT INTO {table} (window_hours, tag, observed, baseline, expected, score)"
-            " VALUES (0, '', ?, 0, 0, 0)"
-            f" ON CONFLICT (window_hours, tag) DO UPDATE SET observed = excluded.observed",
+            f"INSERT INTO {table} {_COLUMNS} VALUES (0, 0, '', ?, 0, 0, 0)"
+            " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET observed = excluded.observed",
             [(new,)],
         )
     )

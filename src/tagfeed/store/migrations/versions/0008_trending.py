@@ -1,6 +1,7 @@
 """The trending view (``tagfeed.reducers.trending``, ``store/trending_views.py``): per
 window and tag the uses observed, the baseline, the expected uses and the score, and the
-posts per tag and hour it is kept from; kept by the ``trending`` catch-up reducer.
+posts per tag and hour it is kept from (rows of window -1), in one table, so that a
+rebuild makes and swaps one table; kept by the ``trending`` catch-up reducer.
 
 Revision ID: 0008
 Revises: 0007
@@ -24,21 +25,16 @@ def _statements(postgres: bool) -> list[str]:
     return [
         f"""CREATE TABLE trending_tags (
             window_hours integer NOT NULL,
+            hour bigint NOT NULL,
             tag {text} NOT NULL,
             observed bigint NOT NULL,
             baseline bigint NOT NULL,
             expected double precision NOT NULL,
             score double precision NOT NULL,
-            PRIMARY KEY (window_hours, tag)
+            PRIMARY KEY (window_hours, hour, tag)
         ){suffix}""",
         # A GET reads the first rows of this index: no sort, however many tags.
         "CREATE INDEX trending_tags_by_score ON trending_tags (window_hours, score DESC, tag)",
-        f"""CREATE TABLE trending_tags_hours (
-            hour bigint NOT NULL,
-            tag {text} NOT NULL,
-            n bigint NOT NULL,
-            PRIMARY KEY (hour, tag)
-        ){suffix}""",
     ]
 
 
@@ -48,5 +44,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE trending_tags_hours")
     op.execute("DROP TABLE trending_tags")

@@ -13,7 +13,9 @@ it needs CREATEROLE (or a superuser); a migrating role without it skips that ste
 NOTICE, and the operator creates the role and runs the grants at the end of
 docs/data-catalogue.md. Everything else needs only what the migrating role already has
 as the owner of the tables and the database (CREATE on it, for the schema).
-Downgrade drops the schema but keeps the role: other databases may use it.
+Downgrade drops the schema but keeps the role: other databases may use it. Grants go to
+the role, not to the views: ``tagfeed rebuild`` makes the views again (and grants them to
+the role), since a view binds to the table it reads.
 
 SQLite has no roles, nor schemas: nothing to do there.
 """
@@ -60,14 +62,24 @@ BEGIN
     END IF;
 END $$"""
 
-_GRANT = f"""
-DO $$
+# Views bind to the tables they read, and ``tagfeed rebuild`` drops a view's table and
+# renames a fresh one in its place: it calls this with false before, true after, in its
+# swap transaction (store/postgres_rebuild.py). Not for PUBLIC: only the owner runs it.
+_CREATE_VIEWS = "".join(
+    f"        CREATE VIEW catalogue.{name} AS {query};\n" for name, query in _VIEWS.items()
+)
+_DEFINE = f"""
+CREATE FUNCTION tagfeed_catalogue(attach boolean) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') THEN
-        GRANT USAGE ON SCHEMA catalogue TO {ROLE};
-        GRANT SELECT ON ALL TABLES IN SCHEMA catalogue TO {ROLE};
+    DROP VIEW IF EXISTS {", ".join(f"catalogue.{name}" for name in _VIEWS)};
+    IF attach THEN
+{_CREATE_VIEWS}
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') THEN
+            GRANT USAGE ON SCHEMA catalogue TO {ROLE};
+            GRANT SELECT ON ALL TABLES IN SCHEMA catalogue TO {ROLE};
+        END IF;
     END IF;
-END $$"""
+END $f$"""
 
 
 def upgrade() -> None:
@@ -75,12 +87,13 @@ def upgrade() -> None:
         return
     op.execute("CREATE SCHEMA catalogue")
     op.execute("REVOKE ALL ON SCHEMA catalogue FROM PUBLIC")
-    for name, query in _VIEWS.items():
-        op.execute(f"CREATE VIEW catalogue.{name} AS {query}")
     op.execute(_CREATE_ROLE)
-    op.execute(_GRANT)
+    op.execute(_DEFINE)
+    op.execute("REVOKE ALL ON FUNCTION tagfeed_catalogue(boolean) FROM PUBLIC")
+    op.execute("SELECT tagfeed_catalogue(true)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP SCHEMA catalogue CASCADE")
+        op.execute("DROP FUNCTION tagfeed_catalogue(boolean)")

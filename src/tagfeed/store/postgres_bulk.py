@@ -1,4 +1,7 @@
-"""The PostgreSQL fast path: binary COPY into ``messages`` inside one transaction.
+"""PostgreSQL's fast paths for ``tagfeed import`` and ``export``
+(``Store.import_messages``, ``Store.export_messages``).
+
+Import: binary COPY into ``messages`` inside one transaction.
 
 Each batch is copied inside its own savepoint, so a duplicate id undoes that batch
 only: the duplicates are found (one indexed query), rejected, and the rest copied again.
@@ -11,22 +14,20 @@ log's head lock: posts wait for the import only during that last part, and the i
 positions still commit in order. Nothing is visible to anyone before the final COMMIT.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
 
 import asyncpg
 
-from tagfeed.bulk.batches import DUPLICATE_ID, Batch, Rejections, duplicate_indexes
-from tagfeed.bulk.lines import Fields
-from tagfeed.bulk.prefetch import read_ahead
 from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.reducers.counts import fold_micros
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreUnavailable
-from tagfeed.store.postgres import asyncpg_dsn
+from tagfeed.store.port import ImportBatch, MessageFields
+from tagfeed.store.prefetch import read_ahead
 
 _COLUMNS = ("id", "text", "tag", "user_id", "created_at")
 _STAGE_COUNTS = """
@@ -73,17 +74,17 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 _instant = lru_cache(maxsize=65_536)(from_epoch_micros)
 
 
-async def _duplicates(conn: asyncpg.Connection, batch: Batch) -> set[int]:
+async def _duplicates(conn: asyncpg.Connection, batch: ImportBatch) -> set[int]:
     """Indexes of the messages whose id is already stored or appears earlier in the batch."""
     ids = [row[0] for row in batch.rows]
-    return duplicate_indexes(ids, {row[0] for row in await conn.fetch(_EXISTING, ids)})
+    return batch.duplicates({row[0] for row in await conn.fetch(_EXISTING, ids)})
 
 
 CountRecord = tuple[str, int, datetime, int]  # a row of import_counts
 EventRecord = tuple[str, str]  # a row of import_events: event id, payload
 
 
-def _counts(rows: list[Fields]) -> list[CountRecord]:
+def _counts(rows: list[MessageFields]) -> list[CountRecord]:
     """The counter increments of ``rows``, as records for ``import_counts``. Run on the
     reader thread, so that the loading thread only talks to the server."""
     return [
@@ -92,16 +93,16 @@ def _counts(rows: list[Fields]) -> list[CountRecord]:
     ]
 
 
-def _events(rows: list[Fields]) -> list[EventRecord]:
+def _events(rows: list[MessageFields]) -> list[EventRecord]:
     return [(r[0], message_payload(Message(*r)).decode()) for r in rows]
 
 
 async def _store(
     conn: asyncpg.Connection,
-    batch: Batch,
+    batch: ImportBatch,
     counts: list[CountRecord],
     events: list[EventRecord],
-    rejections: Rejections,
+    on_duplicate: Callable[[int], None],
 ) -> int:
     """Copy the batch into ``messages`` and its counts into ``import_counts``; return how
     many messages were stored."""
@@ -114,7 +115,7 @@ async def _store(
             if not dropped:
                 raise
             for index in sorted(dropped):
-                rejections.reject(batch.numbers[index], DUPLICATE_ID)
+                on_duplicate(batch.numbers[index])
             batch = batch.without(dropped)
             counts = _counts(batch.rows)
             events = _events(batch.rows)
@@ -133,7 +134,9 @@ ON CONFLICT (id) DO UPDATE SET generation = g.generation + 1
 """
 
 
-async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: Rejections) -> int:
+async def _load(
+    conn: asyncpg.Connection, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+) -> int:
     stored = 0
     async with conn.transaction():
         await conn.execute(_STAGE_COUNTS)
@@ -142,7 +145,7 @@ async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: 
         prepared = ((b, _counts(b.rows), _events(b.rows)) for b in batches)
         with read_ahead(prepared) as ready:
             for batch, counts, events in ready:
-                stored += await _store(conn, batch, counts, events, rejections)
+                stored += await _store(conn, batch, counts, events, on_duplicate)
         # Room to sort the staged rows in memory (a million messages stage about as many
         # rows; the default 4 MB would spill them to disk), and one sort serving both the
         # grouping and the key order instead of a hash aggregate followed by a sort.
@@ -156,17 +159,20 @@ async def _load(conn: asyncpg.Connection, batches: Iterable[Batch], rejections: 
     return stored
 
 
-async def load_postgres(
-    url: str, batches: Iterable[Batch], rejections: Rejections, *, connect_timeout: float
+async def load(
+    dsn: str,
+    batches: Iterable[ImportBatch],
+    on_duplicate: Callable[[int], None],
+    *,
+    connect_timeout: float,
 ) -> int:
-    """Store every batch and its counters in one transaction; return how many messages
-    were stored. ``batches`` is read on a thread of its own. Raises ImportAborted (from
-    ``batches`` or a duplicate id under abort) after rolling back; StoreUnavailable /
-    StoreError for database failures. ``connect_timeout`` bounds connecting only: an
-    import legitimately runs for minutes."""
+    """Append every batch in one transaction; return how many messages. ``batches`` is
+    read on a thread of its own. Whatever ``batches`` or ``on_duplicate`` raise
+    propagates after rolling back; StoreUnavailable / StoreError for database failures.
+    ``connect_timeout`` bounds connecting only: an import legitimately runs for minutes."""
     try:
         conn = await asyncpg.connect(
-            asyncpg_dsn(url),
+            dsn,
             timeout=connect_timeout,
             # The staged counters live in temporary buffers, 8 MB by default: a large
             # import would write them to disk and read them back.
@@ -175,7 +181,59 @@ async def load_postgres(
     except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
         raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
     try:
-        return await _load(conn, batches, rejections)
+        return await _load(conn, batches, on_duplicate)
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"PostgreSQL error: {exc}") from exc
+    finally:
+        await conn.close()
+
+
+def export_query(tag: str | None, after: Message | None, limit: int) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if tag is not None:
+        params.append(tag)
+        clauses.append(f"tag = ${len(params)}")
+    if after is not None:
+        params += [after.created_at, after.id]
+        clauses.append(f"(created_at, id) > (${len(params) - 1}, ${len(params)}::uuid)")
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    params.append(limit)
+    # Qualified: a bare "id" would name the id::text output column and defeat the index.
+    order = "ORDER BY messages.created_at, messages.id"
+    columns = "id::text, text, tag, user_id, created_at"
+    return f"SELECT {columns} FROM messages{where} {order} LIMIT ${len(params)}", params
+
+
+async def export(
+    dsn: str,
+    tag: str | None,
+    write: Callable[[list[Message]], None],
+    batch_size: int,
+    *,
+    connect_timeout: float,
+) -> int:
+    """Pass the messages to ``write`` in keyset batches, all read in one repeatable-read
+    transaction (one snapshot); return how many. ``connect_timeout`` bounds connecting."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=connect_timeout)
+    except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        written = 0
+        last: Message | None = None
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            while True:
+                sql, params = export_query(tag, last, batch_size)
+                batch = [Message(*row) for row in await conn.fetch(sql, *params)]
+                if not batch:
+                    break
+                write(batch)
+                written += len(batch)
+                last = batch[-1]
+        return written
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
     except asyncpg.PostgresError as exc:

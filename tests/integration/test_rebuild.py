@@ -1,0 +1,169 @@
+"""Rebuilding a view from the log gives the view the write path and the reducers kept:
+for random histories (posts in units of any size, imports of old messages, ids refused
+as duplicates), every query answers the same after ``rebuild_view`` as before it."""
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tagfeed.config import Settings
+from tagfeed.domain.counting import DAY, HOUR, pieces_of
+from tagfeed.domain.ids import new_message_id
+from tagfeed.domain.model import Message
+from tagfeed.domain.pagination import PageRequest
+from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.timerange import TimeRange
+from tagfeed.reducers import tags, trending
+from tagfeed.service.reducing import VIEWS, catch_up, rebuild
+from tagfeed.store.factory import store_from_settings
+from tagfeed.store.migrate import upgrade
+from tagfeed.store.port import ImportBatch, Store, unit_of_work
+from tests.integration.test_reducers import tag_stats
+
+START = datetime(2026, 11, 28, 22, tzinfo=UTC)
+TAGS = ["a", "b", "c"]
+WHOLE = TimeRange(None, None)
+
+# A history: steps, each a unit of posts or an import, of (tag, minutes after START).
+message_at = st.tuples(st.sampled_from(TAGS), st.integers(-3000, 3000))
+step = st.tuples(st.booleans(), st.lists(message_at, min_size=1, max_size=6))
+histories = st.lists(step, min_size=1, max_size=8)
+
+
+async def play(store: Store, history: list[tuple[bool, list[tuple[str, int]]]]) -> None:
+    numbers = itertools.count(1)
+    earlier: list[Message] = []
+    for is_import, rows in history:
+        messages = []
+        for tag, minutes in rows:
+            at = START + timedelta(minutes=minutes, microseconds=next(numbers))
+            messages.append(Message(new_message_id(at), f"m{minutes}", tag, "u", at))
+        if is_import:
+            lines = [tuple(m) for m in messages] + [tuple(m) for m in earlier[:1]]  # a dup
+            batch = ImportBatch(list(range(len(lines))), lines)  # type: ignore[arg-type]
+            await store.import_messages([batch], lambda number: None)
+        else:
+            async with unit_of_work(store) as work:
+                for message in messages:
+                    work.add_message(message)
+                await work.commit()
+        earlier += messages
+
+
+async def answers(store: Store, url: str) -> dict[str, Any]:
+    """What every read of the views says."""
+    seen: dict[str, Any] = {}
+    period = TimeRange(START - timedelta(days=3), START + timedelta(days=3))
+    odd = TimeRange(START - timedelta(hours=30, minutes=7), START + timedelta(hours=5, minutes=3))
+    for tag in [None, *TAGS]:
+        page = await store.page(MessageFilter(tag, WHOLE), PageRequest(10_000, None))
+        seen[f"page {tag}"] = page
+        seen[f"get {tag}"] = [await store.get(m.id) for m in page]
+        for step_ in (HOUR, DAY):
+            seen[f"series {tag} {step_}"] = await store.series(
+                tag, step_, period.start or START, period.end or START
+            )
+        seen[f"count {tag}"] = await store.count_pieces(tag, pieces_of(odd))
+    seen["tags"] = await asyncio.to_thread(tag_stats, url)
+    for window in trending.WINDOWS.values():
+        seen[f"trending {window.name}"] = await store.trending(window.hours, 100)
+    return seen
+
+
+async def fresh_database(url: str, tmp_path: Path, number: int) -> str:
+    if url.startswith("sqlite:///"):
+        path = tmp_path / f"example-{number}.db"
+        await asyncio.to_thread(upgrade, f"sqlite:///{path}")
+        return f"sqlite:///{path}"
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                "TRUNCATE events, messages, message_counts, tag_stats, trending_tags,"
+                " reducer_checkpoints"
+            )
+            await conn.execute("UPDATE event_head SET position = 0")
+    finally:
+        await conn.close()
+    return url
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=histories, batch=st.integers(1, 9))
+def test_a_rebuilt_view_answers_like_the_one_kept_by_the_write_path(
+    database_url: str, tmp_path: Path, history: list[tuple[bool, list[tuple[str, int]]]], batch: int
+) -> None:
+    async def check() -> None:
+        url = await fresh_database(database_url, tmp_path, next(EXAMPLES))
+        store = store_from_settings(Settings(database_url=url))
+        await store.open()
+        try:
+            await play(store, history)
+            await catch_up(store, tags.REDUCER, batch=batch)
+            await catch_up(store, trending.REDUCER, batch=batch)
+            before = await answers(store, url)
+            assert sum(len(before[f"page {t}"]) for t in TAGS) == len(before["page None"])
+            head = await store.head()
+            for name in VIEWS:
+                assert await rebuild(store, name, batch=batch) == head
+                assert await answers(store, url) == before, name
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+
+
+EXAMPLES = itertools.count()
+
+
+async def test_posts_keep_working_while_a_view_is_rebuilt(store: Store) -> None:
+    """The old view serves during the rebuild; posts made meanwhile are in the new one."""
+    await play(store, [(False, [("a", n) for n in range(5)])] * 40)
+    posting = asyncio.create_task(play(store, [(False, [("b", 1)])] * 30))
+    for name in VIEWS:
+        await rebuild(store, name, batch=7)
+    await posting
+    head = await store.head()
+    assert head == 230
+    assert await rebuild(store, "messages", batch=50) == head
+    everything = await store.page(MessageFilter(None, WHOLE), PageRequest(1000, None))
+    assert len(everything) == 230
+    assert await store.count_pieces("b", pieces_of(WHOLE)) == 30
+
+
+async def test_an_unknown_view_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="no view named 'nope'"):
+        await rebuild(store, "nope")
+
+
+def test_the_rebuild_command_swaps_the_view_and_says_where_it_stands(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tagfeed.cli import main
+
+    async def post() -> None:
+        store = store_from_settings(Settings(database_url=database_url))
+        await store.open()
+        try:
+            await play(store, [(False, [("a", 1), ("b", 2)]), (True, [("a", -600)])])
+        finally:
+            await store.close()
+
+    asyncio.run(post())
+    monkeypatch.setenv("TAGFEED_DATABASE_URL", database_url)
+    assert main(["rebuild", "counts"]) == 0
+    assert capsys.readouterr().out.startswith("rebuilt counts up to position 3 in ")
+    assert main(["rebuild", "trending-soon"]) == 2
+    assert "no view 'trending-soon'; known: messages, counts, tags" in capsys.readouterr().err
