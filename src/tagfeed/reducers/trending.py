@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from tagfeed.domain.events import MessagePosted
 from tagfeed.domain.ids import epoch_micros
+from tagfeed.domain.trends import WINDOW_HOURS
 from tagfeed.reducers import Reducer
 
 NAME = "trending"
@@ -42,14 +43,9 @@ class Window:
     baseline_hours: int  # B: the usual rate is measured over these, just before
 
 
-WINDOWS = {
-    w.name: w
-    for w in (
-        Window("1h", 1, 7 * 24),  # this hour vs the week before it
-        Window("24h", 24, 7 * 24),  # today vs the week before
-        Window("7d", 7 * 24, 28 * 24),  # this week vs the four before
-    )
-}
+# The baseline of each window of the API (``domain/trends.py`` names them and their hours).
+BASELINE_HOURS = {"1h": 7 * 24, "24h": 7 * 24, "7d": 28 * 24}  # the week(s) before
+WINDOWS = {name: Window(name, hours, BASELINE_HOURS[name]) for name, hours in WINDOW_HOURS.items()}
 # Posts older than this (before the longest baseline) no longer matter.
 HORIZON_HOURS = max(w.hours + w.baseline_hours for w in WINDOWS.values())
 
