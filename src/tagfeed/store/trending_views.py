@@ -11,7 +11,8 @@ them: written once, with ``?`` placeholders, for both adapters (PostgreSQL numbe
 A batch: read the clock; if the batch's newest hour is later, move every window on by
 deltas (the hours that leave a window join its baseline, those that leave the baseline
 go), reading only those hours; add the batch's counts to the hours and to the window or
-baseline they fall in; score again what changed. A GET reads the first rows of the
+baseline they fall in; score again the rows that changed (marked), and only those: a
+batch costs what it touches, not the number of tags. A GET reads the first rows of the
 index on (window_hours, score DESC).
 """
 
@@ -37,6 +38,10 @@ _ADD = (
     " observed = {table}.observed + excluded.observed,"
     " baseline = {table}.baseline + excluded.baseline"
 )
+# A window's row whose sums change is marked for scoring again (score -1, below every
+# real score, so the scoring finds the marked rows in the index on score, not by a scan).
+DIRTY = -1
+_ADD_MARKED = _ADD + f", score = {DIRTY}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +74,10 @@ def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
                     f" SELECT {span}, 0, tag,"
                     " -sum(CASE WHEN hour >= ? THEN observed ELSE 0 END),"
                     " sum(CASE WHEN hour >= ? THEN observed ELSE 0 END)"
-                    " - sum(CASE WHEN hour <= ? THEN observed ELSE 0 END), 0, 0"
+                    f" - sum(CASE WHEN hour <= ? THEN observed ELSE 0 END), 0, {DIRTY}"
                     f" FROM {table} WHERE window_hours = {HOURS}"
                     " AND ((hour >= ? AND hour <= ?) OR (hour >= ? AND hour <= ?))"
-                    " GROUP BY tag" + _ADD.format(table=table),
+                    " GROUP BY tag" + _ADD_MARKED.format(table=table),
                     [(left_window[0], left_window[0], left_base[1], *left_window, *left_base)],
                 )
             )
@@ -102,27 +107,18 @@ def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
     if sums:
         steps.append(
             Step(
-                f"INSERT INTO {table} {_COLUMNS} VALUES (?, 0, ?, ?, ?, 0, 0)"
-                + _ADD.format(table=table),
+                f"INSERT INTO {table} {_COLUMNS} VALUES (?, 0, ?, ?, ?, 0, {DIRTY})"
+                + _ADD_MARKED.format(table=table),
                 [(span, tag, o, b) for (span, tag), (o, b) in sums.items()],
                 many=True,
             )
         )
     for w in WINDOWS.values():
-        rescore = (
-            f"UPDATE {table} SET expected = {expected_sql(w)}, score = {score_sql(w)}"
-            f" WHERE window_hours = {w.hours}"
-        )
-        if moved:
-            steps.append(Step(rescore, [()]))
-        else:
-            touched = [(tag,) for (span, tag) in sums if span == w.hours]
-            if touched:
-                steps.append(Step(rescore + " AND tag = ?", touched, many=True))
-    if moved:
+        marked = f" WHERE window_hours = {w.hours} AND score < 0"
+        steps.append(Step(f"DELETE FROM {table}{marked} AND observed = 0 AND baseline = 0", [()]))
         steps.append(
             Step(
-                f"DELETE FROM {table} WHERE window_hours > 0 AND observed = 0 AND baseline = 0",
+                f"UPDATE {table} SET expected = {expected_sql(w)}, score = {score_sql(w)}{marked}",
                 [()],
             )
         )
