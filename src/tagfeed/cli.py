@@ -1,4 +1,4 @@
-"""The tagfeed command: serve, migrate, import, export, reduce and rebuild."""
+"""The tagfeed command: serve, migrate, import, export, reduce, rebuild and relay."""
 
 import argparse
 import socket
@@ -264,6 +264,12 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(settings: Settings, args: argparse.Namespace) -> int:
+    from tagfeed.relay.relaying import run_until_stopped
+
+    return run_until_stopped(settings, batch=args.batch_size)
+
+
 def _positive(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -336,7 +342,16 @@ def _parser() -> argparse.ArgumentParser:
         description=f"Rebuild a view of {_DATABASE} from its event log into fresh tables"
         " while the old one serves, then swap it in.",
     )
-    remake.add_argument("view", metavar="VIEW", help="messages, counts or tags")
+    remake.add_argument("view", metavar="VIEW", help="messages, counts, tags or trending")
+    relay = commands.add_parser(
+        "relay",
+        help="publish the event log to NATS JetStream until stopped",
+        description=f"Publish the event log of {_DATABASE} to the JetStream stream"
+        " TAGFEED_NATS_STREAM at TAGFEED_NATS_URL, in log order, until stopped.",
+    )
+    relay.add_argument(
+        "--batch-size", type=_positive, default=1000, help="events per checkpoint (default 1000)"
+    )
     return parser
 
 
@@ -359,4 +374,6 @@ def main(argv: list[str] | None = None) -> int:
         return _reduce(settings, args)
     if args.command == "rebuild":
         return _rebuild(settings, args)
+    if args.command == "relay":
+        return _relay(settings, args)
     return _migrate(settings)

@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     # SQLite: how long a catch-up reducer's lease lasts unless renewed (it is, every
     # third of it); a process that died is taken over after at most this long.
     reducer_lease_seconds: float = Field(15.0, ge=1, le=600)
+    # `tagfeed relay` (docs/events.md, "The relay to NATS JetStream"): where, into which
+    # stream and under which subjects; the stream's replicas, age limit and duplicate window.
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = Field("tagfeed", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_subject_prefix: str = Field(
+        "tagfeed.messages", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
+    nats_replicas: int = Field(1, ge=1, le=5)
+    nats_max_age_days: float = Field(7.0, gt=0, le=3650)
+    nats_duplicate_window_seconds: float = Field(120.0, ge=10, le=86_400)
     _jwt_keys: KeyRing | None = PrivateAttr(None)
 
     @field_validator("database_url")

@@ -146,7 +146,9 @@ def test_export_to_a_missing_folder_names_the_file_asked_for(tmp_path: Path) -> 
 
 
 def test_the_help_is_plain_and_names_the_database_setting() -> None:
-    for command in ([], ["serve"], ["migrate"], ["import"], ["export"]):
+    for command in (
+        [], ["serve"], ["migrate"], ["import"], ["export"], ["reduce"], ["rebuild"], ["relay"]
+    ):  # fmt: skip
         run = subprocess.run(
             [TAGFEED, *command, "--help"], capture_output=True, text=True, check=True
         )

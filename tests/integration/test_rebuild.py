@@ -20,7 +20,7 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.reducers import tags
+from tagfeed.reducers import tags, trending
 from tagfeed.service.reducing import VIEWS, catch_up, rebuild
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.migrate import upgrade
@@ -72,6 +72,8 @@ async def answers(store: Store, url: str) -> dict[str, Any]:
             )
         seen[f"count {tag}"] = await store.count_pieces(tag, pieces_of(odd))
     seen["tags"] = await asyncio.to_thread(tag_stats, url)
+    for window in trending.WINDOWS.values():
+        seen[f"trending {window.name}"] = await store.trending(window.hours, 100)
     return seen
 
 
@@ -85,7 +87,8 @@ async def fresh_database(url: str, tmp_path: Path, number: int) -> str:
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute(
-                "TRUNCATE events, messages, message_counts, tag_stats, reducer_checkpoints"
+                "TRUNCATE events, messages, message_counts, tag_stats, trending_tags,"
+                " reducer_checkpoints"
             )
             await conn.execute("UPDATE event_head SET position = 0")
     finally:
@@ -109,6 +112,7 @@ def test_a_rebuilt_view_answers_like_the_one_kept_by_the_write_path(
         try:
             await play(store, history)
             await catch_up(store, tags.REDUCER, batch=batch)
+            await catch_up(store, trending.REDUCER, batch=batch)
             before = await answers(store, url)
             assert sum(len(before[f"page {t}"]) for t in TAGS) == len(before["page None"])
             head = await store.head()

@@ -37,6 +37,7 @@ from tagfeed.server.shutdown import on_shutdown_signal
 from tagfeed.service.messages import MessageService
 from tagfeed.service.reducing import CATCH_UP, keep_running
 from tagfeed.service.streams import StreamHub
+from tagfeed.service.trends import TrendService
 from tagfeed.store.diagnosis import explain
 from tagfeed.store.errors import StoreError
 from tagfeed.store.factory import store_from_settings
@@ -163,6 +164,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.streams = streams
+    app.state.trends = TrendService(chosen_store)
     app.state.authenticator = authenticator_for(settings)
     return RequestContext(app, METRICS if settings.metrics else None)
 

@@ -13,14 +13,28 @@ from typing import Any, Literal
 from starlette.requests import Request
 
 from tagfeed.api import routes, streams
-from tagfeed.api.params import DEFAULT_LIMIT, MAX_LIMIT
-from tagfeed.api.schemas import CountsOut, Health, MessageCount, MessageOut, NewMessage, Ready
+from tagfeed.api.params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    TRENDING_DEFAULT_LIMIT,
+    TRENDING_MAX_LIMIT,
+)
+from tagfeed.api.schemas import (
+    CountsOut,
+    Health,
+    MessageCount,
+    MessageOut,
+    NewMessage,
+    Ready,
+    TrendingOut,
+)
 from tagfeed.config import Settings
 from tagfeed.domain.counting import MAX_BUCKETS, Granularity
 from tagfeed.domain.idempotency import HEADER as IDEMPOTENCY_KEY
 from tagfeed.domain.idempotency import MAX_KEY_LENGTH
 from tagfeed.domain.positions import MAX_POSITION
 from tagfeed.domain.timerange import DAY_OR_INSTANT_PATTERN
+from tagfeed.domain.trends import DEFAULT_WINDOW, WINDOW_NAMES
 
 Json = dict[str, Any]
 
@@ -289,6 +303,32 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
             ),
         },
     )
+    trending = Operation(
+        "GET",
+        "trendingTags",
+        "Tags used more than usual in the last hour, day or week, highest score first",
+        params=(
+            _query(
+                "window",
+                f"default {DEFAULT_WINDOW}: the UTC hour of the newest post and the hours "
+                "before it, compared with the tag's own rate over the 7 days (7d: 28 days) "
+                "before the window",
+                {"type": "string", "enum": list(WINDOW_NAMES)},
+            ),
+            _query(
+                "limit",
+                f"how many tags, default {TRENDING_DEFAULT_LIMIT}",
+                {"type": "integer", "minimum": 1, "maximum": TRENDING_MAX_LIMIT},
+            ),
+        ),
+        ok=Answer(
+            200,
+            "score = (count - expected)^2 / expected for tags with count > expected and "
+            "at least 5 uses (docs/api.md, Trending tags); kept by a catch-up reducer",
+            TrendingOut,
+        ),
+        refusals=invalid_query,
+    )
     healthz = Operation(
         "GET",
         "healthz",
@@ -310,6 +350,7 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
         # Before /v1/messages/{message_id}, which would take "stream" for an id.
         Endpoint("/v1/messages/stream", streams.stream_messages, (stream,)),
         Endpoint("/v1/messages/{message_id}", routes.get_message, (get,)),
+        Endpoint("/v1/tags/trending", routes.trending_tags, (trending,)),
         Endpoint("/healthz", routes.healthz, (healthz,)),
         Endpoint("/readyz", routes.readyz, (readyz,)),
     )

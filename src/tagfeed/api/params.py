@@ -62,6 +62,20 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
+TRENDING_DEFAULT_LIMIT = 10
+TRENDING_MAX_LIMIT = 100
+
+
+def parse_trending_limit(raw: str | None) -> int:
+    if raw is None:
+        return TRENDING_DEFAULT_LIMIT
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= TRENDING_MAX_LIMIT:
+        raise InvalidInput(
+            "limit", f"must be an integer from 1 to {TRENDING_MAX_LIMIT}, got {raw!r}"
+        )
+    return int(raw)
+
+
 def parse_count(raw: str | None) -> bool:
     if raw is None or raw == "0":
         return False

@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tagfeed.api.json_body import decode_new_message
-from tagfeed.api.params import parse_filter, parse_list_params, query_of, query_value
+from tagfeed.api.params import (
+    parse_filter,
+    parse_list_params,
+    parse_trending_limit,
+    query_of,
+    query_value,
+)
 from tagfeed.api.problems import ApiError
 from tagfeed.api.schemas import (
     CountsOut,
@@ -18,6 +24,7 @@ from tagfeed.api.schemas import (
     encoder,
     message_out,
     render_buckets,
+    trending_out,
 )
 from tagfeed.auth.identity import require_role, require_user
 from tagfeed.domain import idempotency
@@ -26,7 +33,9 @@ from tagfeed.domain.counting import parse_granularity
 from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.model import Message
 from tagfeed.domain.positions import parse_position
+from tagfeed.domain.trends import parse_window
 from tagfeed.service.messages import MessageService
+from tagfeed.service.trends import TrendService
 
 JSON = "application/json"
 # The log position a response reflects (docs/api.md, "Positions"): a POST's new event;
@@ -180,6 +189,17 @@ async def count_messages(request: Request) -> Response:
         headers=headers,
         media_type=JSON,
     )
+
+
+async def trending_tags(request: Request) -> Response:
+    require_user(request)
+    query = query_of(request.scope["query_string"])
+    window = parse_window(query_value(query, "window"))
+    limit = parse_trending_limit(query_value(query, "limit"))
+    trends: TrendService = request.app.state.trends
+    # No Tagfeed-Position: trending is a catch-up view, behind the head by its reducer's
+    # lag, so the process's known head would overstate what it reflects.
+    return _json(trending_out(await trends.trending(window, limit)))
 
 
 async def messages(request: Request) -> Response:

@@ -9,6 +9,7 @@ import msgspec
 from tagfeed.domain.counting import Bucket, Granularity
 from tagfeed.domain.model import Message
 from tagfeed.domain.tags import MAX_TAG_LENGTH
+from tagfeed.domain.trends import Trending
 from tagfeed.instants import format_utc
 
 
@@ -88,6 +89,45 @@ class CountsOut(msgspec.Struct, omit_defaults=True):
     total: int
     granularity: str | msgspec.UnsetType = msgspec.UNSET
     buckets: list[BucketOut] | msgspec.UnsetType = msgspec.UNSET
+
+
+class TrendOut(msgspec.Struct):
+    tag: str
+    count: Annotated[int, msgspec.Meta(description="uses in the window")]
+    expected: Annotated[
+        float, msgspec.Meta(description="uses the tag's own usual rate predicts (at least 1)")
+    ]
+    score: Annotated[float, msgspec.Meta(description="(count - expected)^2 / expected")]
+
+
+class TrendingOut(msgspec.Struct):
+    """The body of GET /v1/tags/trending (docs/api.md, "Trending tags")."""
+
+    window: Literal["1h", "24h", "7d"]
+    start: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the window's first whole UTC hour (null before any post)",
+            extra_json_schema=_INSTANT,
+        ),
+    ]
+    end: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the end of the hour of the newest post the view has folded",
+            extra_json_schema=_INSTANT,
+        ),
+    ]
+    tags: list[TrendOut]
+
+
+def trending_out(trending: Trending) -> TrendingOut:
+    return TrendingOut(
+        trending.window,  # type: ignore[arg-type]  # one of WINDOW_NAMES, checked on input
+        None if trending.start is None else format_utc(trending.start),
+        None if trending.end is None else format_utc(trending.end),
+        [TrendOut(t.tag, t.count, round(t.expected, 3), round(t.score, 3)) for t in trending.tags],
+    )
 
 
 def render_buckets(buckets: Sequence[Bucket]) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from tagfeed.domain.events import MessagePosted, StoredEvent
-from tagfeed.reducers import Reducer, counts, messages, tags
+from tagfeed.reducers import Reducer, counts, messages, tags, trending
 from tagfeed.store.codec import decode
 from tagfeed.store.errors import LeaseHeld, StoreError
 from tagfeed.store.port import ReducerSession, Store
@@ -27,7 +27,7 @@ log = structlog.get_logger("tagfeed.reducers")
 
 # The reducers that follow the log on their own (the inline ones, messages and counts,
 # are applied by the write path in the append's transaction).
-CATCH_UP: dict[str, Reducer[Any]] = {tags.NAME: tags.REDUCER}
+CATCH_UP: dict[str, Reducer[Any]] = {tags.NAME: tags.REDUCER, trending.NAME: trending.REDUCER}
 # Every view, by name: what ``tagfeed rebuild`` can rebuild.
 VIEWS: dict[str, Reducer[Any]] = {
     messages.NAME: messages.REDUCER,

@@ -11,9 +11,12 @@ from tagfeed.domain.events import (
     MessagePosted,
     StoredEvent,
 )
+from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.trends import Trend
+from tagfeed.reducers import trending
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import LeaseHeld
 from tagfeed.store.head import HeadWatch
@@ -158,6 +161,28 @@ class MemoryStore:
             bucket = floor_to(message.created_at, step)
             counts[bucket] = counts.get(bucket, 0) + 1
         return counts
+
+    async def trending(self, window_hours: int, limit: int) -> tuple[int | None, list[Trend]]:
+        # Straight from the messages, with the reducer's own rules: what the view must say.
+        if not self.messages:
+            return None, []
+        window = next(w for w in trending.WINDOWS.values() if w.hours == window_hours)
+        hours = {m.id: trending.hour_of(epoch_micros(m.created_at)) for m in self.messages.values()}
+        clock = max(hours.values())
+        uses: dict[str, list[int]] = {}
+        for message in self.messages.values():
+            age = clock - hours[message.id]
+            counted = uses.setdefault(message.tag, [0, 0])
+            if age < window.hours:
+                counted[0] += 1
+            elif age < window.hours + window.baseline_hours:
+                counted[1] += 1
+        trends = [
+            Trend(tag, o, trending.expected(b, window), trending.score(o, b, window))
+            for tag, (o, b) in uses.items()
+        ]
+        ranked = sorted((t for t in trends if t.score > 0), key=lambda t: (-t.score, t.tag))
+        return clock, ranked[:limit]
 
     async def ping(self) -> None:
         pass

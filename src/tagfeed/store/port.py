@@ -22,6 +22,7 @@ from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.trends import Trend
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,11 @@ class Store(Protocol):
     async def counters_generation(self) -> int:
         """A number that changes whenever counts of closed periods may have changed
         (a bulk import); posts, which only count in open periods, leave it alone."""
+
+    async def trending(self, window_hours: int, limit: int) -> tuple[int | None, list[Trend]]:
+        """The trending view's clock (an hour since the epoch; None before it folded a
+        post) and the first ``limit`` tags of the window by score, highest first, those
+        scoring 0 left out. A few rows of one index, whatever the number of tags."""
 
     async def import_messages(
         self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]

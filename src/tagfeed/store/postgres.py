@@ -28,8 +28,9 @@ from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
+from tagfeed.domain.trends import Trend
 from tagfeed.reducers import counts, messages
-from tagfeed.store import postgres_bulk, postgres_rebuild
+from tagfeed.store import postgres_bulk, postgres_rebuild, trending_views
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
@@ -39,7 +40,7 @@ from tagfeed.store.port import (
     ReducerSession,
     UnitOfWork,
 )
-from tagfeed.store.postgres_views import PostgresReducerSession
+from tagfeed.store.postgres_views import PostgresReducerSession, numbered
 from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
@@ -76,6 +77,8 @@ WITH head AS (
 SELECT base, pg_notify('tagfeed_events', (base + $11)::text) FROM head
 """
 HEAD_QUERY = "SELECT position FROM event_head WHERE id = 1"
+TRENDING = trending_views.TABLE
+_TOP_TRENDING = numbered(trending_views.top_query())
 READ_EVENTS = """
 SELECT position, event_id::text, type, version, payload::text, recorded_at FROM events
 WHERE position > $1 ORDER BY position LIMIT $2
@@ -418,6 +421,14 @@ class PostgresStore:
         sql, params = series_query(tag, step, start, end)
         rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
         return {row[0]: int(row[1]) for row in rows}
+
+    async def trending(self, window_hours: int, limit: int) -> tuple[int | None, list[Trend]]:
+        async def query(conn: asyncpg.Connection) -> tuple[int | None, list[Trend]]:
+            clock = await conn.fetchval(trending_views.READ_CLOCK.format(table=TRENDING))
+            rows = await conn.fetch(_TOP_TRENDING, window_hours, limit)
+            return (None if clock is None else int(clock)), [Trend(*row) for row in rows]
+
+        return await self._run(query)
 
     async def counters_generation(self) -> int:
         generation = await self._run(

@@ -95,10 +95,12 @@ async def rebuild(
     async with conn.transaction():
         await conn.execute("LOCK TABLE event_head IN EXCLUSIVE MODE")
         position = await _apply_after(conn, name, fold, fresh, position, batch)
+        await conn.execute("SELECT tagfeed_catalogue(false)")  # its views bind to the table
         await conn.execute(f"DROP TABLE {table}")
         await conn.execute(f"ALTER TABLE {fresh} RENAME TO {table}")
         for index, _ in indexes:
             await conn.execute(f"ALTER INDEX {index}__rebuild RENAME TO {index}")
+        await conn.execute("SELECT tagfeed_catalogue(true)")  # migration 0009
         if checkpointed:
             await conn.execute(_SET_CHECKPOINT, name, position)
         await conn.execute(_BUMP_GENERATION)  # cached counts of sealed periods may differ

@@ -12,14 +12,19 @@ from typing import Any
 
 import asyncpg
 
+from tagfeed import relay
 from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
-from tagfeed.reducers import counts, messages, tags
+from tagfeed.reducers import counts, messages, tags, trending
 from tagfeed.reducers.counts import CounterRow
 from tagfeed.reducers.tags import TagChange
+from tagfeed.store import trending_views
 from tagfeed.store.errors import LeaseHeld, LeaseLost
 
 TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
+# The relay holds a checkpoint but no table: its effects are in JetStream.
+TABLES[relay.NAME] = ""
+TABLES[trending.NAME] = trending_views.TABLE
 
 _instant = lru_cache(maxsize=65_536)(from_epoch_micros)
 
@@ -65,11 +70,32 @@ async def _tags(conn: asyncpg.Connection, changes: dict[str, TagChange], table: 
     )
 
 
+async def _relayed(conn: asyncpg.Connection, changes: None, table: str) -> None:
+    """The relay's batch moves only its checkpoint (``tagfeed.relay``)."""
+
+
+def numbered(sql: str) -> str:
+    """``?`` placeholders (the statements shared with SQLite) as ``$1``, ``$2``, ..."""
+    parts = sql.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _trending(conn: asyncpg.Connection, counts: trending.HourCounts, table: str) -> None:
+    clock = await conn.fetchval(trending_views.READ_CLOCK.format(table=table))
+    for step in trending_views.plan(table, None if clock is None else int(clock), counts):
+        if step.many:
+            await conn.executemany(numbered(step.sql), step.params)
+        else:
+            await conn.execute(numbered(step.sql), *step.params[0])
+
+
 # view name -> apply(connection, the fold's changes, table)
 APPLIERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
     messages.NAME: _messages,
     counts.NAME: _counts,
     tags.NAME: _tags,
+    relay.NAME: _relayed,
+    trending.NAME: _trending,
 }
 
 # Two-key advisory locks: a space apart from the one-key locks of migrations and

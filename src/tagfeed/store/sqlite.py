@@ -29,7 +29,8 @@ from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
-from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild
+from tagfeed.domain.trends import Trend
+from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild, trending_views
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
 from tagfeed.store.port import (
@@ -42,6 +43,7 @@ from tagfeed.store.sqlite_views import SQLiteReducerSession
 from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
+TRENDING = trending_views.TABLE
 Row = tuple[Any, ...]
 
 MAX_BATCH = 512
@@ -544,6 +546,14 @@ class SQLiteStore:
             lambda conn: conn.execute(sql, params).fetchall(), inline=step >= timedelta(hours=1)
         )
         return {from_epoch_micros(bucket): int(n) for bucket, n in rows}
+
+    async def trending(self, window_hours: int, limit: int) -> tuple[int | None, list[Trend]]:
+        def query(conn: sqlite3.Connection) -> tuple[int | None, list[Trend]]:
+            clock = conn.execute(trending_views.READ_CLOCK.format(table=TRENDING)).fetchone()
+            rows = conn.execute(trending_views.top_query(), (window_hours, limit)).fetchall()
+            return (None if clock is None else int(clock[0])), [Trend(*row) for row in rows]
+
+        return await self._read(query, inline=True)
 
     async def counters_generation(self) -> int:
         return await self._read(

@@ -13,11 +13,13 @@ from typing import Any
 
 import msgspec
 
+from tagfeed import relay
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.model import Message
-from tagfeed.reducers import counts, messages, tags
+from tagfeed.reducers import counts, messages, tags, trending
 from tagfeed.reducers.counts import CounterRow
 from tagfeed.reducers.tags import TagChange
+from tagfeed.store import trending_views
 from tagfeed.store.errors import LeaseHeld, LeaseLost
 
 _encode = msgspec.json.Encoder().encode
@@ -26,6 +28,9 @@ StoredRow = tuple[str, str, str, str, int]  # a message as the messages table ho
 
 # The table each view lives in.
 TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
+# The relay holds a checkpoint but no table: its effects are in JetStream.
+TABLES[relay.NAME] = ""
+TABLES[trending.NAME] = trending_views.TABLE
 
 # {table}: where to write; {rows}: the JSON array of changes (``?`` or ``NEW.column``).
 # Messages go in sorted by (tag, created_at), the table's own order, so that consecutive
@@ -69,11 +74,26 @@ def _tags(conn: sqlite3.Connection, changes: dict[str, TagChange], table: str) -
     conn.execute(ADD_TAGS.format(table=table, rows="?"), (_encode(rows),))
 
 
+def _relayed(conn: sqlite3.Connection, changes: None, table: str) -> None:
+    """The relay's batch moves only its checkpoint (``tagfeed.relay``)."""
+
+
+def _trending(conn: sqlite3.Connection, counts: trending.HourCounts, table: str) -> None:
+    row = conn.execute(trending_views.READ_CLOCK.format(table=table)).fetchone()
+    for step in trending_views.plan(table, None if row is None else int(row[0]), counts):
+        if step.many:
+            conn.executemany(step.sql, step.params)
+        else:
+            conn.execute(step.sql, step.params[0])
+
+
 # view name -> apply(connection, the fold's changes, table)
 APPLIERS: dict[str, Callable[[sqlite3.Connection, Any, str], None]] = {
     messages.NAME: _messages,
     counts.NAME: _counts,
     tags.NAME: _tags,
+    relay.NAME: _relayed,
+    trending.NAME: _trending,
 }
 
 _READ = "SELECT position, lease_owner, lease_until FROM reducer_checkpoints WHERE name = ?"
