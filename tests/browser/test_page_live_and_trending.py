@@ -129,6 +129,26 @@ def test_a_dropped_stream_reconnects_from_the_last_id(page: Page) -> None:
     assert page.message_texts() == ["before the drop", "before the drop"]
 
 
+def test_at_the_servers_cap_on_streams_live_updates_wait_for_its_retry_after(
+    capped_page: Page,
+) -> None:
+    page = capped_page
+    page.spy_stream()
+    page.open()
+    with (
+        httpx.Client(base_url=page.base_url, headers={"X-User-ID": "bob"}) as client,
+        client.stream("GET", "/v1/messages/stream", timeout=30) as held,
+    ):
+        assert held.status_code == 200  # the one stream this server holds
+        page.show(unique_tag())
+        page.wait(lambda: len(page.js("return window.streamRequests")) >= 1, "a request")
+        page.wait_state("live", "retrying")
+    page.wait(lambda: len(page.js("return window.streamRequests")) >= 2, "a second request")
+    page.wait_state("live", "open")
+    first, second = page.js("return window.streamRequests")[:2]
+    assert second["at"] - first["at"] >= 5500  # Retry-After: 6, not the 2 s backoff
+
+
 def test_trending_is_hidden_with_a_note_when_the_server_has_none(page: Page) -> None:
     page.stub_missing("/v1/tags/trending")
     page.open()
