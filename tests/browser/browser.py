@@ -182,10 +182,12 @@ class Page:
         self, events: Sequence[tuple[str, Mapping[str, object]]], close: bool = False
     ) -> None:
         """Before the next load, answer ``/v1/messages/stream`` in this tab with an SSE body
-        sending ``events`` (id, message), then staying open as the event-log issue's
-        endpoint will (or, with ``close``, ending as a dropped connection does); each
-        request's URL and headers are kept in ``window.streamRequests``."""
-        body = "".join(f"id: {id_}\ndata: {json.dumps(message)}\n\n" for id_, message in events)
+        sending ``events`` (id, message) framed as docs/api.md says the real one does, then
+        staying open as it does (or, with ``close``, ending as a dropped connection does);
+        each request's URL and headers are kept in ``window.streamRequests``."""
+        body = ": heartbeat\n\n" + "".join(
+            f"id: {id_}\nevent: message\ndata: {json.dumps(message)}\n\n" for id_, message in events
+        )
         source = STREAM_STUB.replace("BODY", json.dumps(body)).replace("CLOSE", json.dumps(close))
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
 
