@@ -42,6 +42,7 @@ CHROMIUM_FLAGS = (
 
 STREAM_STUB = (Path(__file__).parent / "stream_stub.js").read_text(encoding="utf-8")
 JSON_STUB = (Path(__file__).parent / "json_stub.js").read_text(encoding="utf-8")
+STREAM_SPY = (Path(__file__).parent / "stream_spy.js").read_text(encoding="utf-8")
 
 T = TypeVar("T")
 
@@ -181,16 +182,33 @@ class Page:
         self, events: Sequence[tuple[str, Mapping[str, object]]], close: bool = False
     ) -> None:
         """Before the next load, answer ``/v1/messages/stream`` in this tab with an SSE body
-        sending ``events`` (id, message), then staying open as the event-log issue's
-        endpoint will (or, with ``close``, ending as a dropped connection does); each
-        request's URL and headers are kept in ``window.streamRequests``."""
-        body = "".join(f"id: {id_}\ndata: {json.dumps(message)}\n\n" for id_, message in events)
+        sending ``events`` (id, message) framed as docs/api.md says the real one does, then
+        staying open as it does (or, with ``close``, ending as a dropped connection does);
+        each request's URL and headers are kept in ``window.streamRequests``."""
+        body = ": heartbeat\n\n" + "".join(
+            f"id: {id_}\nevent: message\ndata: {json.dumps(message)}\n\n" for id_, message in events
+        )
         source = STREAM_STUB.replace("BODY", json.dumps(body)).replace("CLOSE", json.dumps(close))
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
 
-    def stub_json(self, path: str, body: object) -> None:
+    def stub_json(self, path: str, body: object, status: int = 200) -> None:
         """Before the next load, answer ``GET path`` in this tab with ``body`` as JSON, or
         never when ``body`` is None (a server that is slow to answer)."""
         text = "null" if body is None else json.dumps(json.dumps(body))
         source = JSON_STUB.replace("PATH", json.dumps(path)).replace("BODY", text)
+        source = source.replace("STATUS", str(status))
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+
+    def stub_missing(self, path: str) -> None:
+        """Before the next load, answer ``GET path`` in this tab with a 404 problem, as a
+        server without that endpoint (an older tagfeed) does."""
+        problem = {"type": "/problems/not-found", "status": 404, "detail": f"no route {path}"}
+        self.stub_json(path, problem, status=404)
+
+    def spy_stream(self) -> None:
+        """Before the next load, keep the page's requests to the real stream in
+        ``window.streamRequests`` and let ``window.dropStream()`` cut the open one."""
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STREAM_SPY})
+
+    def drop_stream(self) -> None:
+        self.js("window.dropStream()")

@@ -39,6 +39,19 @@ def jwt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from _serve(tmp_path_factory.mktemp("jwt"), env)
 
 
+@pytest.fixture(scope="session")
+def capped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``tagfeed serve`` holding one open stream at most, answering the next with 503 and
+    ``Retry-After: 6`` (longer than the page's own first backoffs), and noticing a stream
+    whose client left within a second."""
+    env = {
+        "TAGFEED_STREAM_MAX_CLIENTS": "1",
+        "TAGFEED_RETRY_AFTER_SECONDS": "6",
+        "TAGFEED_STREAM_HEARTBEAT_SECONDS": "1",
+    }
+    yield from _serve(tmp_path_factory.mktemp("capped"), env)
+
+
 def _page(base_url: str) -> Iterator[Page]:
     driver = launch()
     try:
@@ -56,3 +69,8 @@ def page(page_server: Server) -> Iterator[Page]:
 @pytest.fixture
 def jwt_page(jwt_server: Server) -> Iterator[Page]:
     yield from _page(jwt_server.base_url)
+
+
+@pytest.fixture
+def capped_page(capped_server: Server) -> Iterator[Page]:
+    yield from _page(capped_server.base_url)

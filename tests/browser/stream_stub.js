@@ -1,4 +1,4 @@
-// Test double of GET /v1/messages/stream (the event-log issue's contract), installed
+// Test double of GET /v1/messages/stream (its contract in docs/api.md), installed
 // before the page's own scripts: BODY and CLOSE are filled in by browser.py.
 (() => {
   const realFetch = window.fetch.bind(window);

@@ -55,13 +55,32 @@ def test_the_skip_link_moves_focus_to_the_timeline(page: Page) -> None:
     assert focused(page) == "timeline-heading"
 
 
-def test_text_contrast_is_at_least_4_5_to_1_in_every_state_shown(page: Page) -> None:
-    page.open()
+def show_every_state(page: Page) -> None:
+    """A timeline with a message, a refused post (a field's error state) and counts."""
     page.show(unique_tag())
     page.post("a message")
     page.wait_first_message("a message")
     page.post(" ")  # a refusal: the error state of a field
     page.wait(lambda: page.el("text-error").is_displayed(), "the refusal")
+
+
+def test_text_contrast_is_at_least_4_5_to_1_when_live_with_trending_tags(page: Page) -> None:
+    trending = [{"tag": "lantern", "count": 40, "expected": 1.0, "score": 1521.0}]
+    page.stub_json("/v1/tags/trending", {"window": "24h", "start": "", "end": "", "tags": trending})
+    page.open()
+    show_every_state(page)
+    page.wait_state("trending-status", "ready")
+    page.wait_state("live", "open")  # the real stream
+    assert page.js(CONTRAST_SCRIPT) == []
+
+
+def test_text_contrast_is_at_least_4_5_to_1_when_live_and_trending_are_unavailable(
+    page: Page,
+) -> None:
+    page.stub_missing("/v1/messages/stream")
+    page.stub_missing("/v1/tags/trending")
+    page.open()
+    show_every_state(page)
     page.wait_state("trending-status", "unavailable")
     page.wait_state("live", "unavailable")
     assert page.js(CONTRAST_SCRIPT) == []

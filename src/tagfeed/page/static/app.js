@@ -190,7 +190,7 @@ const LIVE_TEXT = {
   connecting: "Connecting to live updates…",
   open: "Live: new messages appear at the top",
   retrying: "Live updates interrupted; reconnecting…",
-  unavailable: "Live updates unavailable: this server has no stream yet",
+  unavailable: "Live updates unavailable: this server has no stream",
   refused: "Live updates refused",
   paused: "Live updates off: the period ends in the past",
 };
@@ -314,10 +314,9 @@ async function loadCounts(signal) {
 
 let trendingLoads = null;
 
+/** The `tags` of `{"window","start","end","tags":[{"tag","count","expected","score"}]}`. */
 function trendingEntries(body) {
-  if (Array.isArray(body)) return body;
-  const list = body && Object.values(body).find(Array.isArray);
-  return list ?? [];
+  return Array.isArray(body?.tags) ? body.tags : [];
 }
 
 async function loadTrending() {
@@ -343,6 +342,8 @@ async function loadTrending() {
         const count = document.createElement("span");
         count.className = "count";
         count.textContent = Number(entry.count ?? 0).toLocaleString();
+        const expected = Number(entry.expected ?? 0).toLocaleString();
+        count.title = `${count.textContent} uses in the window; about ${expected} expected`;
         item.append(link, count);
         return item;
       }),
@@ -355,7 +356,7 @@ async function loadTrending() {
     list.replaceChildren();
     list.hidden = true;
     if (error.status === 404) {
-      setStatus(status, "unavailable", "Trending tags are not available on this server yet.");
+      setStatus(status, "unavailable", "Trending tags are not available on this server.");
     } else {
       setStatus(status, "error", `Could not load trending tags: ${explain(error)}`);
     }

@@ -1,7 +1,9 @@
 // A text/event-stream reader built on fetch(). EventSource would be simpler, but it can
 // send neither X-User-ID nor Authorization, and it hides the status of a refusal, so the
 // page could not tell "this server has no stream" (404) from a dropped connection.
-// Same wire format: `id:` lines are positions, sent back as Last-Event-ID on reconnect.
+// Same wire format (docs/api.md): `id:` is the log position, `event: message`, `data:` the
+// message JSON, `: heartbeat` comments; the last id goes back as Last-Event-ID on
+// reconnect, and a 503 (the server's cap on streams) is retried after its Retry-After.
 
 const FIRST_DELAY_MS = 2000;
 const MAX_DELAY_MS = 30000;
@@ -126,6 +128,12 @@ export class LiveStream {
       this.onState("refused", detail);
       return;
     }
+    if (response.status === 503) {
+      // The server's cap on open streams (or its shutdown): come back when it says.
+      const seconds = Number(response.headers.get("Retry-After"));
+      this.later(signal, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0);
+      return;
+    }
     const type = response.headers.get("Content-Type") || "";
     if (!response.ok || !type.startsWith("text/event-stream") || !response.body) {
       this.later(signal);
@@ -147,11 +155,12 @@ export class LiveStream {
     if (!signal.aborted) this.later(signal);
   }
 
-  later(signal) {
+  /** Reconnects after the backoff, or after `atLeastMs` (a 503's Retry-After) if longer. */
+  later(signal, atLeastMs = 0) {
     this.failures += 1;
     this.onState("retrying");
     const base = this.parser.retry ?? FIRST_DELAY_MS;
-    const delay = Math.min(base * 2 ** (this.failures - 1), MAX_DELAY_MS);
+    const delay = Math.max(Math.min(base * 2 ** (this.failures - 1), MAX_DELAY_MS), atLeastMs);
     this.timer = setTimeout(() => {
       if (!signal.aborted) this.connect(signal);
     }, delay);
