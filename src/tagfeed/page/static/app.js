@@ -132,6 +132,9 @@ function prependMessage(message) {
 
 async function loadPage(url, signal) {
   const response = await request(url, { signal });
+  // The log position the server had reached when it began this read: live updates start
+  // after it, so a post made while the page loaded is neither missed nor shown twice.
+  state.after ??= response.headers.get("Tagfeed-Position");
   const messages = await response.json();
   state.next = nextLink(response);
   $("more").hidden = state.next === null;
@@ -143,14 +146,13 @@ async function show(tag, start, end) {
   if (state.loads) state.loads.abort();
   state.loads = new AbortController();
   const { signal } = state.loads;
-  Object.assign(state, { tag, start, end, next: null, seen: new Set() });
+  Object.assign(state, { tag, start, end, next: null, seen: new Set(), after: null });
   $("compose-tag").textContent = `#${tag}`;
   document.title = `#${tag} · tagfeed`;
   $("messages").replaceChildren();
   $("more").hidden = true;
   setStatus($("timeline-status"), "loading", `Loading messages for #${tag}…`);
   loadCounts(signal);
-  startLive();
   const url = `/v1/messages${query({ tag, dateStart: start, dateEnd: end, limit: PAGE_SIZE })}`;
   try {
     await loadPage(url, signal);
@@ -159,6 +161,7 @@ async function show(tag, start, end) {
     if (error.name === "AbortError") return;
     setStatus($("timeline-status"), "error", `Could not load the messages: ${explain(error)}`);
   }
+  startLive();
 }
 
 async function loadMore() {
@@ -208,7 +211,7 @@ function startLive() {
     return;
   }
   const tag = state.tag;
-  state.live = new LiveStream(`/v1/messages/stream${query({ tag })}`, {
+  state.live = new LiveStream(`/v1/messages/stream${query({ tag, after: state.after })}`, {
     headers: currentIdentity,
     onState: setLive,
     onMessage: (message) => {
