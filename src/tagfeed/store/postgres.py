@@ -239,6 +239,7 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         self._watch = HeadWatch()
         self._listener: asyncpg.Connection | None = None
+        self._listening = asyncio.Lock()  # one listener, however many wait at once
         # Plain posts waiting for the next append (``_append_batched``).
         self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -524,12 +525,17 @@ class PostgresStore:
         first use; made again if it was lost)."""
         if self._listener is not None and not self._listener.is_closed():
             return
-        try:
-            self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
-            await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
-        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
-            self._listener = None
-            raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
+        # Several waiters (the stream follower, each reducer) start at once: without the
+        # lock each made a listener and all but the last were left open, unreferenced.
+        async with self._listening:
+            if self._listener is not None and not self._listener.is_closed():
+                return
+            try:
+                self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
+                await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
+            except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+                self._listener = None
+                raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
 
     @asynccontextmanager
     async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
