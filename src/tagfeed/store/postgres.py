@@ -80,6 +80,7 @@ WITH head AS (
 SELECT base, pg_notify('tagfeed_events', (base + $11)::text) FROM head
 """
 HEAD_QUERY = "SELECT position FROM event_head WHERE id = 1"
+CHECKPOINT_QUERY = "SELECT position FROM reducer_checkpoints WHERE name = $1"
 TRENDING = trending_views.TABLE
 _TOP_TRENDING = numbered(trending_views.top_query())
 READ_EVENTS = """
@@ -568,6 +569,12 @@ class PostgresStore:
         if events:
             self._watch.advance(events[-1].position)
         return events
+
+    async def reducer_checkpoint(self, name: str) -> int:
+        position = await self._run(
+            "reducer_checkpoint", lambda conn: conn.fetchval(CHECKPOINT_QUERY, name)
+        )
+        return 0 if position is None else int(position)
 
     def seen_head(self) -> int:
         return self._watch.seen

@@ -60,6 +60,7 @@ _PURGE_KEYS = (
     "DELETE FROM idempotency_keys WHERE (user_id, key) IN"
     " (SELECT user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)"
 )
+_CHECKPOINT = "SELECT position FROM reducer_checkpoints WHERE name = ?"
 _GENERATION = "SELECT coalesce(max(generation), 0) FROM counter_generation"
 _PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
 # How long a read on the event loop's own connection waits for a lock before it moves
@@ -691,6 +692,13 @@ class SQLiteStore:
         if events:
             self._watch.advance(events[-1].position)
         return events
+
+    async def reducer_checkpoint(self, name: str) -> int:
+        def query(conn: sqlite3.Connection) -> int:
+            row = conn.execute(_CHECKPOINT, (name,)).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return await self._read("reducer_checkpoint", query, inline=True)
 
     def seen_head(self) -> int:
         return self._watch.seen
