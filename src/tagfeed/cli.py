@@ -203,6 +203,7 @@ def _reduce(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
+    from tagfeed.metrics import METRICS
     from tagfeed.server.logs import configure_logging
     from tagfeed.service.reducing import CATCH_UP, keep_running
     from tagfeed.store.factory import store_from_settings
@@ -222,7 +223,11 @@ def _reduce(settings: Settings, args: argparse.Namespace) -> int:
         try:
             # Stands by while another process holds the reducer.
             await keep_running(
-                store, reducer, every=settings.reducer_lease_seconds / 3, batch=args.batch_size
+                store,
+                reducer,
+                every=settings.reducer_lease_seconds / 3,
+                batch=args.batch_size,
+                metrics=METRICS if settings.metrics else None,
             )
         finally:
             await store.close()

@@ -43,7 +43,7 @@ GaugeMerge = Literal["sum", "max"]
 # How the gauges of several live processes combine (counters and histograms add up; the
 # gauges of a process that has died are dropped).
 GAUGE_MERGE: Final[dict[str, GaugeMerge]] = {
-    "tagfeed_sqlite_writer_queue_depth": "sum",
+    "tagfeed_writer_queue_depth": "sum",
     "tagfeed_postgres_pool_in_use": "sum",
     "tagfeed_postgres_pool_size": "sum",
     "tagfeed_streams_open": "sum",
@@ -142,14 +142,15 @@ class Metrics:
             registry=r,
         )
         self.batch_size = Histogram(
-            "tagfeed_sqlite_writer_batch_size",
-            "Units of work the SQLite writer committed together (group commit).",
+            "tagfeed_writer_batch_size",
+            "Units of work committed together (group commit: the SQLite writer thread, "
+            "PostgreSQL's batched appends).",
             buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.queue_depth = Gauge(
-            "tagfeed_sqlite_writer_queue_depth",
-            "Units of work waiting for the SQLite writer when it took its last batch.",
+            "tagfeed_writer_queue_depth",
+            "Units of work left waiting when the writer took its last batch.",
             registry=r,
         )
         self.pool_in_use = Gauge(
@@ -177,6 +178,9 @@ class Metrics:
             ("reducer",),
             registry=r,
         )
+        # observe_db_call's two series per op, made once: labels() builds a tuple and
+        # takes a lock on every call, and a store call is on every request's path.
+        self._db_calls: dict[str, tuple[Histogram, Counter]] = {}
 
     def record_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.record(route, method, status, seconds)
@@ -186,10 +190,15 @@ class Metrics:
 
     def observe_db_call(self, op: str, seconds: float, ok: bool) -> None:
         """One call to the store: ``op`` from a small fixed set (the port's method names),
-        never anything a client chose."""
-        self.db_seconds.labels(op).observe(seconds)
+        never anything a client chose. Thread-safe."""
+        series = self._db_calls.get(op)
+        if series is None:
+            series = self._db_calls.setdefault(
+                op, (self.db_seconds.labels(op), self.db_errors.labels(op))
+            )
+        series[0].observe(seconds)
         if not ok:
-            self.db_errors.labels(op).inc()
+            series[1].inc()
 
     def writer_batch(self, size: int, queue_depth: int) -> None:
         self.batch_size.observe(size)

@@ -216,3 +216,51 @@ def test_a_killed_worker_s_counts_outlive_it(tmp_path: Path) -> None:
         assert requests_of(seen, "/healthz", "GET", 200) == sent
     finally:
         stop_server(server)
+
+
+def test_storage_streams_and_reducers_are_recorded(tmp_path: Path) -> None:
+    """The real server: posts move the store's `apply` calls and the writer's batches by
+    exactly the posts made, an open stream shows 1 then 0 once it is gone, and the
+    catch-up reducers (tags, trending) report reaching the log's head."""
+    server = start_server(
+        sqlite_url(tmp_path),
+        tmp_path / "server.log",
+        env={"TAGFEED_STREAM_HEARTBEAT_SECONDS": "0.5"},  # a departure is noticed soon
+    )
+    metrics_url = f"{server.base_url}/metrics"
+    open_streams = ("tagfeed_streams_open", ())
+    try:
+        assert scrape(metrics_url).get(open_streams) == 0
+        with httpx.stream(
+            "GET", f"{server.base_url}/v1/messages/stream", headers=USER, timeout=30
+        ) as live:
+            assert live.status_code == 200
+            assert settle(metrics_url, lambda seen: seen.get(open_streams) == 1)[open_streams] == 1
+            with ThreadPoolExecutor(8) as pool:
+                locations = list(pool.map(lambda i: post(server.base_url, i), range(20)))
+        assert settle(metrics_url, lambda seen: seen.get(open_streams) == 0)[open_streams] == 0
+
+        read = httpx.get(f"{server.base_url}{locations[0]}", headers=USER)
+        assert read.status_code == 200
+        assert read.headers["tagfeed-position"] == "20"  # the log's head: 20 posts
+
+        def reducers_at_head(seen: Samples) -> bool:
+            return all(
+                seen.get(("tagfeed_reducer_position", (("reducer", name),))) == 20
+                for name in ("tags", "trending")
+            )
+
+        seen = settle(metrics_url, reducers_at_head)
+        for name in ("tags", "trending"):
+            labels = (("reducer", name),)
+            assert seen[("tagfeed_reducer_position", labels)] == 20
+            assert seen[("tagfeed_reducer_head", labels)] == 20
+            assert seen[("tagfeed_reducer_lag_events", labels)] == 0
+        calls = "tagfeed_db_call_duration_seconds_count"
+        assert seen[(calls, (("op", "apply"),))] == 20
+        assert seen[(calls, (("op", "get"),))] == 1
+        assert seen[("tagfeed_db_call_errors_total", (("op", "apply"),))] == 0
+        assert seen[("tagfeed_writer_batch_size_sum", ())] == 20
+        assert 1 <= seen[("tagfeed_writer_batch_size_count", ())] <= 20
+    finally:
+        assert stop_server(server)

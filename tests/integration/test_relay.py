@@ -14,6 +14,7 @@ import pytest
 
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
+from tagfeed.metrics import Metrics
 from tagfeed.relay import NAME
 from tagfeed.relay.jetstream import RelayError, StreamSettings, ensure_stream
 from tagfeed.relay.relaying import relay
@@ -49,11 +50,17 @@ async def checkpoint(store: Store) -> int:
         return session.position
 
 
-async def relay_until(store: Store, stream: StreamSettings, position: int, batch: int) -> None:
+async def relay_until(
+    store: Store,
+    stream: StreamSettings,
+    position: int,
+    batch: int,
+    metrics: Metrics | None = None,
+) -> None:
     """Run the relay until its checkpoint reaches ``position``, then stop it."""
     async with connected() as nc:
         await ensure_stream(nc.jetstream(), stream)
-        task = asyncio.create_task(relay(store, nc, stream, batch=batch, idle=0.2))
+        task = asyncio.create_task(relay(store, nc, stream, batch=batch, idle=0.2, metrics=metrics))
         try:
             async with asyncio.timeout(60):
                 while True:
@@ -75,7 +82,8 @@ async def test_every_event_once_in_log_order_on_its_tags_subject(
     store: Store, stream: StreamSettings
 ) -> None:
     await post(store, 1234)
-    await relay_until(store, stream, 1234, batch=100)
+    metrics = Metrics()
+    await relay_until(store, stream, 1234, batch=100, metrics=metrics)
     relayed = await read_back(stream)
     events = await store.read_events(0, 10_000)
     assert [r.position for r in relayed] == list(range(1, 1235))
@@ -85,6 +93,10 @@ async def test_every_event_once_in_log_order_on_its_tags_subject(
         tag = json.loads(r.payload)["tag"]
         assert r.subject == f"{stream.subject_prefix}.{subject_token(tag)}"
     assert await checkpoint(store) == 1234
+    # The relay reports its checkpoint as a reducer's (tagfeed_reducer_*{reducer="relay"}).
+    relay_labels = {"reducer": NAME}
+    assert metrics.registry.get_sample_value("tagfeed_reducer_position", relay_labels) == 1234
+    assert metrics.registry.get_sample_value("tagfeed_reducer_lag_events", relay_labels) == 0
 
 
 async def test_a_restart_goes_on_from_the_checkpoint_and_adds_no_copy(

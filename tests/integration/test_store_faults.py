@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tagfeed.metrics import Metrics
 from tagfeed.store.errors import StoreUnavailable
 from tagfeed.store.migrate import upgrade
 from tagfeed.store.postgres import PostgresStore
@@ -69,8 +70,10 @@ async def test_postgres_connection_failing_as_its_server_shuts_down_is_503(
     postgres_url: str,
 ) -> None:
     """A pooled connection whose server has just sent its shutdown error may fail with
-    asyncpg's InternalClientError before the socket is seen closed: a 503, not a 500."""
-    store = PostgresStore(postgres_url, timeout=1.0)
+    asyncpg's InternalClientError before the socket is seen closed: a 503, not a 500,
+    counted as a failed call of its operation."""
+    metrics = Metrics()
+    store = PostgresStore(postgres_url, timeout=1.0, metrics=metrics)
     await store.open()
 
     async def farewell(conn: asyncpg.Connection) -> None:
@@ -78,9 +81,13 @@ async def test_postgres_connection_failing_as_its_server_shuts_down_is_503(
 
     try:
         with pytest.raises(StoreUnavailable):
-            await store._run(farewell)
+            await store._run("get", farewell)
     finally:
         await store.close()
+    errors = metrics.registry.get_sample_value("tagfeed_db_call_errors_total", {"op": "get"})
+    assert errors == 1
+    # The connection went back to the pool: none is lent out any more.
+    assert metrics.registry.get_sample_value("tagfeed_postgres_pool_in_use") == 0
 
 
 async def test_sqlite_writer_survives_a_unit_that_breaks_it(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 reducer's rules say when computed from scratch, whatever the batches; the route ranks a
 tag that bursts above one that is busy as usual, and refuses bad parameters."""
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from tagfeed.api.app import create_app
+from tagfeed.config import Settings
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
 from tagfeed.reducers import trending
@@ -114,3 +117,57 @@ async def test_the_view_answers_as_the_rules_from_scratch_whatever_the_batches(
         assert [(t.tag, t.count) for t in got] == [(t.tag, t.count) for t in want]
         assert [t.score for t in got] == pytest.approx([t.score for t in want])
         assert [t.expected for t in got] == pytest.approx([t.expected for t in want])
+
+
+async def test_the_position_is_the_reducers_checkpoint_and_min_position_waits_for_it(
+    settings: Settings, store: Store
+) -> None:
+    """Tagfeed-Position on trending is what the view reflects, behind the head until its
+    reducer catches up; Tagfeed-Min-Position waits for the view, not for the log."""
+    quick = settings.model_copy(update={"min_position_wait_seconds": 0.5})
+    transport = httpx.ASGITransport(app=create_app(quick, store))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://tagfeed.test", headers={"X-User-ID": "1"}
+    ) as client:
+        assert (await client.get("/v1/tags/trending")).headers["tagfeed-position"] == "0"
+        await post_at([store], "burst", NOW, 6)  # the log: 6; the view: still 0
+        assert await store.head() == 6
+        before = await client.get("/v1/tags/trending")
+        assert before.headers["tagfeed-position"] == "0"
+        assert before.json()["tags"] == []
+        refused = await client.get("/v1/tags/trending", headers={"Tagfeed-Min-Position": "6"})
+        assert_problem(refused, 503, "trending has not reached position 6")
+        assert refused.headers["retry-after"] == "1"
+        assert_problem(
+            await client.get("/v1/tags/trending", headers={"Tagfeed-Min-Position": "x"}),
+            400,
+            "Tagfeed-Min-Position",
+        )
+
+        async def later() -> None:
+            await asyncio.sleep(0.1)
+            await catch_up(store, trending.REDUCER)
+
+        slow = settings.model_copy(update={"min_position_wait_seconds": 10.0})
+        waiting = create_app(slow, store)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=waiting),
+            base_url="http://tagfeed.test",
+            headers={"X-User-ID": "1"},
+        ) as patient:
+            caught_up = asyncio.create_task(later())
+            answer = await patient.get("/v1/tags/trending", headers={"Tagfeed-Min-Position": "6"})
+            await caught_up
+        assert answer.status_code == 200
+        assert answer.headers["tagfeed-position"] == "6"
+        assert answer.json()["tags"][0]["tag"] == "burst"
+        assert await store.reducer_checkpoint(trending.NAME) == 6
+        assert await store.reducer_checkpoint("tags") == 0  # another reducer's own row
+
+
+async def test_the_memory_store_reports_a_checkpoint_too() -> None:
+    store = MemoryStore()
+    assert await store.reducer_checkpoint(trending.NAME) == 0
+    await post_at([store], "t", NOW, 3)
+    assert await catch_up(store, trending.REDUCER) == 3
+    assert await store.reducer_checkpoint(trending.NAME) == 3

@@ -92,6 +92,7 @@ def create_app(
     run here (see ``tagfeed.cli``)."""
     configure_logging(settings.log_level)
     chosen_store = store if store is not None else store_from_settings(settings)
+    metrics = METRICS if settings.metrics else None  # off: nothing recorded
     table = endpoints(settings)
     openapi_body = encoder.encode(build_openapi(table, settings))
     scrape, snapshots = metrics_source(METRICS, metrics_dir if settings.metrics else None)
@@ -105,6 +106,7 @@ def create_app(
         sse_frame,
         max_streams=settings.stream_max_clients,
         capacity=settings.stream_queue_events,
+        metrics=metrics,
     )
 
     @asynccontextmanager
@@ -122,7 +124,12 @@ def create_app(
         if settings.run_reducers:
             background += [
                 asyncio.create_task(
-                    keep_running(chosen_store, reducer, every=settings.reducer_lease_seconds / 3)
+                    keep_running(
+                        chosen_store,
+                        reducer,
+                        every=settings.reducer_lease_seconds / 3,
+                        metrics=metrics,
+                    )
                 )
                 for reducer in CATCH_UP.values()
             ]
@@ -166,7 +173,7 @@ def create_app(
     app.state.streams = streams
     app.state.trends = TrendService(chosen_store)
     app.state.authenticator = authenticator_for(settings)
-    return RequestContext(app, METRICS if settings.metrics else None)
+    return RequestContext(app, metrics)
 
 
 def app_from_environment() -> Any:

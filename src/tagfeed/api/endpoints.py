@@ -320,12 +320,15 @@ def endpoints(settings: Settings) -> tuple[Endpoint, ...]:
                 f"how many tags, default {TRENDING_DEFAULT_LIMIT}",
                 {"type": "integer", "minimum": 1, "maximum": TRENDING_MAX_LIMIT},
             ),
+            min_position,
         ),
         ok=Answer(
             200,
             "score = (count - expected)^2 / expected for tags with count > expected and "
-            "at least 5 uses (docs/api.md, Trending tags); kept by a catch-up reducer",
+            "at least 5 uses (docs/api.md, Trending tags); kept by a catch-up reducer, so "
+            f"{routes.POSITION} is that reducer's checkpoint, which may trail the log",
             TrendingOut,
+            reflected,
         ),
         refusals=invalid_query,
     )

@@ -124,15 +124,20 @@ def _created(message: Message) -> tuple[int, str, bytes]:
     return 201, f"/v1/messages/{message.id}", encoder.encode(message_out(message))
 
 
+def _min_position(request: Request) -> int | None:
+    """``Tagfeed-Min-Position`` when sent: 400 when it is not a position or is repeated."""
+    values = request.headers.getlist(MIN_POSITION)
+    if len(values) > 1:
+        raise InvalidInput(MIN_POSITION, f"must be sent at most once, got it {len(values)} times")
+    return parse_position(MIN_POSITION, values[0]) if values else None
+
+
 async def _reflected(request: Request, service: MessageService) -> dict[str, str]:
     """The position header of a read, taken before the read begins; first, with
     ``Tagfeed-Min-Position``, the wait until it reaches that position (400 when the header
     is not a position or is repeated; 503 when the wait runs out)."""
-    values = request.headers.getlist(MIN_POSITION)
-    if len(values) > 1:
-        raise InvalidInput(MIN_POSITION, f"must be sent at most once, got it {len(values)} times")
-    if values:
-        wanted = parse_position(MIN_POSITION, values[0])
+    wanted = _min_position(request)
+    if wanted is not None:
         within: float = request.app.state.settings.min_position_wait_seconds
         reached = await service.reach(wanted, within)
         if reached < wanted:
@@ -197,9 +202,24 @@ async def trending_tags(request: Request) -> Response:
     window = parse_window(query_value(query, "window"))
     limit = parse_trending_limit(query_value(query, "limit"))
     trends: TrendService = request.app.state.trends
-    # No Tagfeed-Position: trending is a catch-up view, behind the head by its reducer's
-    # lag, so the process's known head would overstate what it reflects.
-    return _json(trending_out(await trends.trending(window, limit)))
+    # A catch-up view, behind the head by its reducer's lag: its position is the reducer's
+    # checkpoint, read before the view (the two commit together), not the known head.
+    wanted = _min_position(request)
+    if wanted is None:
+        position = await trends.position()
+    else:
+        within: float = request.app.state.settings.min_position_wait_seconds
+        position = await trends.reach(wanted, within)
+        if position < wanted:
+            raise ApiError(
+                503,
+                f"{MIN_POSITION}: trending has not reached position {wanted} within {within:g} s "
+                f"(it reflects the log up to {position}); retry later",
+                {"Retry-After": "1"},
+            )
+    return _json(
+        trending_out(await trends.trending(window, limit)), headers={POSITION: str(position)}
+    )
 
 
 async def messages(request: Request) -> Response:

@@ -28,6 +28,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from tagfeed.config import Settings
+from tagfeed.metrics import METRICS, Metrics
 from tagfeed.relay import NAME
 from tagfeed.relay.jetstream import (
     NATS_ERRORS,
@@ -86,10 +87,12 @@ async def relay(
     *,
     batch: int = BATCH,
     idle: float = IDLE_SECONDS,
+    metrics: Metrics | None = None,
 ) -> None:
     """Follow the log for ever. Raises LeaseHeld if another relay runs, RelayError if
     JetStream refuses or does not answer, StoreError if the database fails: in every
-    case the checkpoint is where the last acknowledged batch left it."""
+    case the checkpoint is where the last acknowledged batch left it. With ``metrics``,
+    reports its checkpoint (reducer ``relay``) after each one and when idle."""
     js = nc.jetstream()
     async with store.reducer_session(NAME) as session:
         await _skip_held(store, js, stream, session)
@@ -109,7 +112,13 @@ async def relay(
                     oldest = in_flight.popleft()  # its ack, then its checkpoint
                     await acknowledged(oldest, ACK_SECONDS)
                     await session.apply(None, oldest.position)
-                elif not in_flight and await store.wait_for_head(sent, idle) <= sent:
+                    if metrics is not None:
+                        position = session.position
+                        metrics.reducer_position(NAME, position, max(store.seen_head(), position))
+                elif not in_flight and (moved := await store.wait_for_head(sent, idle)) <= sent:
+                    if metrics is not None:
+                        position = session.position
+                        metrics.reducer_position(NAME, position, max(moved, position))
                     await session.keep()
         finally:
             for unsettled in in_flight:
@@ -117,7 +126,12 @@ async def relay(
 
 
 async def keep_relaying(
-    store: Store, settings: Settings, *, batch: int = BATCH, retry: float = 2.0
+    store: Store,
+    settings: Settings,
+    *,
+    batch: int = BATCH,
+    retry: float = 2.0,
+    metrics: Metrics | None = None,
 ) -> None:
     """``tagfeed relay``: connect to NATS, make sure of the stream, relay; after a fault
     of NATS or of the database, or while another relay holds the checkpoint, try again
@@ -130,7 +144,7 @@ async def keep_relaying(
                 settings.nats_url, name="tagfeed-relay", connect_timeout=5, allow_reconnect=False
             )
             await ensure_stream(connection.jetstream(), stream)
-            await relay(store, connection, stream, batch=batch)
+            await relay(store, connection, stream, batch=batch, metrics=metrics)
         except LeaseHeld:
             pass  # another relay publishes: stand by
         except (RelayError, StoreError, nats.errors.Error, OSError, TimeoutError) as exc:
@@ -158,7 +172,8 @@ def run_until_stopped(settings: Settings, *, batch: int = BATCH) -> int:
     async def main() -> None:
         store = store_from_settings(settings)
         await store.open()
-        task = asyncio.ensure_future(keep_relaying(store, settings, batch=batch))
+        metrics = METRICS if settings.metrics else None
+        task = asyncio.ensure_future(keep_relaying(store, settings, batch=batch, metrics=metrics))
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from tagfeed.domain.events import MessagePosted, StoredEvent
+from tagfeed.metrics import Metrics
 from tagfeed.reducers import Reducer, counts, messages, tags, trending
 from tagfeed.store.codec import decode
 from tagfeed.store.errors import LeaseHeld, StoreError
@@ -67,16 +68,32 @@ async def catch_up(store: Store, reducer: Reducer[Any], *, batch: int = BATCH) -
 
 
 async def run(
-    store: Store, reducer: Reducer[Any], *, batch: int = BATCH, idle: float = IDLE_SECONDS
+    store: Store,
+    reducer: Reducer[Any],
+    *,
+    batch: int = BATCH,
+    idle: float = IDLE_SECONDS,
+    metrics: Metrics | None = None,
 ) -> None:
     """Follow the log for ever (until cancelled). Raises LeaseHeld if another process
-    runs the reducer, LeaseLost if it takes over later, StoreError if the database fails."""
-    async with store.reducer_session(reducer.name) as session:
-        log.info("reducer_started", reducer=reducer.name, position=session.position)
+    runs the reducer, LeaseLost if it takes over later, StoreError if the database fails.
+    With ``metrics``, reports its position and the head after each batch it commits and
+    each time it finds nothing new (so an idle reducer shows lag 0, not a stale lag)."""
+    name = reducer.name
+    async with store.reducer_session(name) as session:
+        log.info("reducer_started", reducer=name, position=session.position)
         while True:
-            if await _step(store, session, reducer, batch) < batch:
+            applied = await _step(store, session, reducer, batch)
+            if applied and metrics is not None:
+                # The head as this process last saw it: the read just made, or later.
+                head = max(store.seen_head(), session.position)
+                metrics.reducer_position(name, session.position, head)
+            if applied < batch:
                 moved = await store.wait_for_head(session.position, idle)
                 if moved <= session.position:
+                    if metrics is not None:
+                        position = session.position
+                        metrics.reducer_position(name, position, max(moved, position))
                     await session.keep()
                 else:
                     # Let a few more commits land: one transaction for many of them,
@@ -85,14 +102,19 @@ async def run(
 
 
 async def keep_running(
-    store: Store, reducer: Reducer[Any], *, every: float = IDLE_SECONDS, batch: int = BATCH
+    store: Store,
+    reducer: Reducer[Any],
+    *,
+    every: float = IDLE_SECONDS,
+    batch: int = BATCH,
+    metrics: Metrics | None = None,
 ) -> None:
     """``run`` for ever, as ``tagfeed serve`` does: renew the hold every ``every``
     seconds while idle (less than the lease), and when another process holds the
     reducer, or the database fails, try again ``every`` seconds later."""
     while True:
         try:
-            await run(store, reducer, batch=batch, idle=every)
+            await run(store, reducer, batch=batch, idle=every, metrics=metrics)
         except LeaseHeld:
             pass  # another process applies it: stand by
         except StoreError as exc:

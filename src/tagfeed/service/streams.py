@@ -22,6 +22,7 @@ from typing import Literal
 
 import structlog
 
+from tagfeed.metrics import Metrics
 from tagfeed.store.codec import UnknownEvent, decode
 from tagfeed.store.port import Store, StoredEvent
 
@@ -174,8 +175,17 @@ class Subscription:
 class StreamHub:
     """The process's one follower of the log, and its subscribers."""
 
-    def __init__(self, store: Store, render: Render, *, max_streams: int, capacity: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        render: Render,
+        *,
+        max_streams: int,
+        capacity: int,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._store = store
+        self._metrics = metrics  # tagfeed_streams_open follows the count; None: off
         self._render = render
         self._max_streams = max_streams
         self._capacity = capacity
@@ -205,6 +215,8 @@ class StreamHub:
         else:
             self._by_tag.setdefault(tag, set()).add(subscription)
         self._count += 1
+        if self._metrics is not None:
+            self._metrics.streams_open(1)
         return subscription
 
     def _admit(self) -> None:
@@ -219,6 +231,8 @@ class StreamHub:
         if group is not None and subscription in group:
             group.discard(subscription)
             self._count -= 1
+            if self._metrics is not None:
+                self._metrics.streams_open(-1)
             if tag is not None and not group:
                 del self._by_tag[tag]
 

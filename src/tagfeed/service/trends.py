@@ -1,17 +1,39 @@
 """Trending tags: read from the view the ``trending`` catch-up reducer keeps."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tagfeed.domain.trends import WINDOW_HOURS, Trending
+from tagfeed.reducers import trending
 from tagfeed.store.port import Store
 
 HOUR = timedelta(hours=1)
+# How often a read waiting for the view to reach a position reads its checkpoint: the
+# reducer gathers for 50 ms after new events, so a finer poll would rarely help.
+POLL_SECONDS = 0.05
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TrendService:
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    async def position(self) -> int:
+        """The log position the trending view reflects (its reducer's checkpoint)."""
+        return await self._store.reducer_checkpoint(trending.NAME)
+
+    async def reach(self, wanted: int, within: float) -> int:
+        """The view's position once it reaches ``wanted``, or whatever it is after
+        ``within`` seconds. The checkpoint moves by the reducer's commits, which wake
+        nothing in this process (the reducer may run in another): it is read again
+        every ``POLL_SECONDS``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        position = await self.position()
+        while position < wanted and (remaining := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(POLL_SECONDS, remaining))
+            position = await self.position()
+        return position
 
     async def trending(self, window: str, limit: int) -> Trending:
         """The first ``limit`` tags of ``window`` (a name of WINDOW_HOURS) by score."""

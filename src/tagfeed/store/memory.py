@@ -162,6 +162,9 @@ class MemoryStore:
             counts[bucket] = counts.get(bucket, 0) + 1
         return counts
 
+    async def reducer_checkpoint(self, name: str) -> int:
+        return self.checkpoints.get(name, 0)
+
     async def trending(self, window_hours: int, limit: int) -> tuple[int | None, list[Trend]]:
         # Straight from the messages, with the reducer's own rules: what the view must say.
         if not self.messages:

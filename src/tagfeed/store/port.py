@@ -223,6 +223,10 @@ class Store(Protocol):
         and positions it read), without a query: every read started afterwards
         reflects at least that position. 0 before it knows any."""
 
+    async def reducer_checkpoint(self, name: str) -> int:
+        """Catch-up reducer ``name``'s checkpoint as committed (0 before its first batch):
+        its view reflects every event up to it. One row by key; no hold needed."""
+
     def reducer_session(self, name: str) -> AbstractAsyncContextManager[ReducerSession]:
         """Hold catch-up reducer ``name`` for the block: raises LeaseHeld if another
         process holds it (PostgreSQL: an advisory lock on a connection of its own;

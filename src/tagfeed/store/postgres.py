@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
+from time import perf_counter
 from typing import Any, TypeVar
 
 import asyncpg
@@ -29,11 +30,13 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
+from tagfeed.metrics import Metrics
 from tagfeed.reducers import counts, messages
 from tagfeed.store import postgres_bulk, postgres_rebuild, trending_views
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
+from tagfeed.store.metered import timed
 from tagfeed.store.port import (
     IdempotencyRecord,
     ImportBatch,
@@ -77,6 +80,7 @@ WITH head AS (
 SELECT base, pg_notify('tagfeed_events', (base + $11)::text) FROM head
 """
 HEAD_QUERY = "SELECT position FROM event_head WHERE id = 1"
+CHECKPOINT_QUERY = "SELECT position FROM reducer_checkpoints WHERE name = $1"
 TRENDING = trending_views.TABLE
 _TOP_TRENDING = numbered(trending_views.top_query())
 READ_EVENTS = """
@@ -217,6 +221,10 @@ def series_query(
     )
 
 
+def _pool_usage(metrics: Metrics, pool: asyncpg.Pool) -> None:
+    metrics.pool_usage(pool.get_size() - pool.get_idle_size(), pool.get_max_size())
+
+
 def asyncpg_dsn(url: str) -> str:
     return parse_database_url(url).asyncpg_dsn
 
@@ -232,13 +240,17 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 
 class PostgresStore:
-    def __init__(self, url: str, *, timeout: float, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, pool_size: int = 10, metrics: Metrics | None = None
+    ) -> None:
         self._dsn = asyncpg_dsn(url)
+        self._metrics = metrics  # None: metrics off, nothing recorded
         self._timeout = timeout
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._watch = HeadWatch()
         self._listener: asyncpg.Connection | None = None
+        self._listening = asyncio.Lock()  # one listener, however many wait at once
         # Plain posts waiting for the next append (``_append_batched``).
         self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -280,10 +292,15 @@ class PostgresStore:
                     connection = await self._pool.acquire()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     raise StoreUnavailable(f"cannot connect: {exc}") from exc
+                metrics = self._metrics
+                if metrics is not None:
+                    _pool_usage(metrics, self._pool)
                 try:
                     yield connection
                 finally:
                     await self._pool.release(connection)
+                    if metrics is not None:
+                        _pool_usage(metrics, self._pool)
         except TimeoutError:
             raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
         except _UNAVAILABLE as exc:
@@ -291,16 +308,42 @@ class PostgresStore:
         except asyncpg.PostgresError as exc:
             raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
 
-    async def _run(self, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def _bounded(self, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         async with self._connection() as conn:
             return await call(conn)
+
+    async def _run(self, op: str, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """One call of the port named ``op``: bounded, and timed from before the pool
+        is asked for a connection, so waiting for one counts (``store/metered.py``)."""
+        metrics = self._metrics
+        if metrics is None:
+            return await self._bounded(call)
+        started = perf_counter()
+        try:
+            result = await self._bounded(call)
+        except StoreError:
+            metrics.observe_db_call(op, perf_counter() - started, False)
+            raise
+        metrics.observe_db_call(op, perf_counter() - started, True)
+        return result
 
     async def apply(self, work: UnitOfWork) -> None:
         if not work.events and work.claim is None:
             return
         claim = work.claim
         if claim is None:
-            await self._append_batched(work)
+            # Timed from the queue to the commit, so the wait for the batch counts.
+            metrics = self._metrics
+            if metrics is None:
+                await self._append_batched(work)
+                return
+            started = perf_counter()
+            try:
+                await self._append_batched(work)
+            except StoreError:
+                metrics.observe_db_call("apply", perf_counter() - started, False)
+                raise
+            metrics.observe_db_call("apply", perf_counter() - started, True)
             return
 
         async def append(conn: asyncpg.Connection) -> None:
@@ -331,7 +374,7 @@ class PostgresStore:
                     record.created_at,
                 )
 
-        await self._run(write_once)
+        await self._run("apply", write_once)
 
     async def _append(self, conn: asyncpg.Connection, works: list[UnitOfWork]) -> None:
         """Append the events of ``works`` with one statement, in their order; set their
@@ -384,8 +427,10 @@ class PostgresStore:
             del self._queued[:MAX_BATCH]
             if not batch:
                 continue
+            if self._metrics is not None:
+                self._metrics.writer_batch(len(batch), len(self._queued))
             try:
-                await self._run(partial(self._append, works=[w for w, _ in batch]))
+                await self._bounded(partial(self._append, works=[w for w, _ in batch]))
             except Exception as exc:
                 if len(batch) == 1:
                     _settle(batch[0][1], exc)
@@ -393,7 +438,7 @@ class PostgresStore:
                 # One unit may have failed them all (an id taken): each on its own.
                 for work, future in batch:
                     try:
-                        await self._run(partial(self._append, works=[work]))
+                        await self._bounded(partial(self._append, works=[work]))
                     except Exception as one:
                         _settle(future, one)
                     else:
@@ -403,23 +448,23 @@ class PostgresStore:
                     _settle(future, None)
 
     async def get(self, message_id: str) -> Message | None:
-        row = await self._run(lambda conn: conn.fetchrow(GET_QUERY, message_id))
+        row = await self._run("get", lambda conn: conn.fetchrow(GET_QUERY, message_id))
         return None if row is None else _to_message(row)
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         sql, params = page_query(where, page)
-        rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
+        rows: list[Any] = await self._run("page", lambda conn: conn.fetch(sql, *params))
         return [_to_message(row) for row in rows]
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)
-        return int(await self._run(lambda conn: conn.fetchval(sql, *params)))
+        return int(await self._run("count_pieces", lambda conn: conn.fetchval(sql, *params)))
 
     async def series(
         self, tag: str | None, step: timedelta, start: datetime, end: datetime
     ) -> dict[datetime, int]:
         sql, params = series_query(tag, step, start, end)
-        rows: list[Any] = await self._run(lambda conn: conn.fetch(sql, *params))
+        rows: list[Any] = await self._run("series", lambda conn: conn.fetch(sql, *params))
         return {row[0]: int(row[1]) for row in rows}
 
     async def trending(self, window_hours: int, limit: int) -> tuple[int | None, list[Trend]]:
@@ -428,13 +473,14 @@ class PostgresStore:
             rows = await conn.fetch(_TOP_TRENDING, window_hours, limit)
             return (None if clock is None else int(clock)), [Trend(*row) for row in rows]
 
-        return await self._run(query)
+        return await self._run("trending", query)
 
     async def counters_generation(self) -> int:
         generation = await self._run(
+            "counters_generation",
             lambda conn: conn.fetchval(
                 "SELECT coalesce(max(generation), 0) FROM counter_generation"
-            )
+            ),
         )
         return int(generation)
 
@@ -443,18 +489,36 @@ class PostgresStore:
     async def import_messages(
         self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
     ) -> int:
-        return await postgres_bulk.load(
-            self._dsn, batches, on_duplicate, connect_timeout=self._timeout
+        return await timed(
+            self._metrics,
+            "import_messages",
+            postgres_bulk.load(self._dsn, batches, on_duplicate, connect_timeout=self._timeout),
         )
 
     async def export_messages(
         self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
     ) -> int:
-        return await postgres_bulk.export(
-            self._dsn, tag, write, batch_size, connect_timeout=self._timeout
+        return await timed(
+            self._metrics,
+            "export_messages",
+            postgres_bulk.export(self._dsn, tag, write, batch_size, connect_timeout=self._timeout),
         )
 
     async def rebuild_view(
+        self,
+        name: str,
+        fold: Callable[[Sequence[MessagePosted]], object],
+        *,
+        checkpointed: bool,
+        batch: int,
+    ) -> int:
+        return await timed(
+            self._metrics,
+            "rebuild_view",
+            self._rebuild_view(name, fold, checkpointed=checkpointed, batch=batch),
+        )
+
+    async def _rebuild_view(
         self,
         name: str,
         fold: Callable[[Sequence[MessagePosted]], object],
@@ -480,27 +544,37 @@ class PostgresStore:
         return position
 
     async def purge_idempotency_keys(self, before: datetime, limit: int) -> int:
-        status: str = await self._run(lambda conn: conn.execute(_PURGE_KEYS, before, limit))
+        status: str = await self._run(
+            "purge_idempotency_keys", lambda conn: conn.execute(_PURGE_KEYS, before, limit)
+        )
         return int(status.rpartition(" ")[2])  # "DELETE n"
 
     async def ping(self) -> None:
-        await self._run(lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
+        await self._run("ping", lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
 
     # -- the log -------------------------------------------------------------------------
 
     async def head(self) -> int:
-        position = int(await self._run(lambda conn: conn.fetchval(HEAD_QUERY)))
+        position = int(await self._run("head", lambda conn: conn.fetchval(HEAD_QUERY)))
         self._watch.advance(position)
         return position
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
-        rows: list[Any] = await self._run(lambda conn: conn.fetch(READ_EVENTS, after, limit))
+        rows: list[Any] = await self._run(
+            "read_events", lambda conn: conn.fetch(READ_EVENTS, after, limit)
+        )
         events = [
             StoredEvent(row[0], row[1], row[2], row[3], row[4].encode(), row[5]) for row in rows
         ]
         if events:
             self._watch.advance(events[-1].position)
         return events
+
+    async def reducer_checkpoint(self, name: str) -> int:
+        position = await self._run(
+            "reducer_checkpoint", lambda conn: conn.fetchval(CHECKPOINT_QUERY, name)
+        )
+        return 0 if position is None else int(position)
 
     def seen_head(self) -> int:
         return self._watch.seen
@@ -524,12 +598,17 @@ class PostgresStore:
         first use; made again if it was lost)."""
         if self._listener is not None and not self._listener.is_closed():
             return
-        try:
-            self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
-            await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
-        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
-            self._listener = None
-            raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
+        # Several waiters (the stream follower, each reducer) start at once: without the
+        # lock each made a listener and all but the last were left open, unreferenced.
+        async with self._listening:
+            if self._listener is not None and not self._listener.is_closed():
+                return
+            try:
+                self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
+                await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
+            except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+                self._listener = None
+                raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
 
     @asynccontextmanager
     async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:

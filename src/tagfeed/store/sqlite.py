@@ -30,9 +30,11 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
+from tagfeed.metrics import Metrics
 from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild, trending_views
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
+from tagfeed.store.metered import timed
 from tagfeed.store.port import (
     IdempotencyRecord,
     ImportBatch,
@@ -58,6 +60,7 @@ _PURGE_KEYS = (
     "DELETE FROM idempotency_keys WHERE (user_id, key) IN"
     " (SELECT user_id, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)"
 )
+_CHECKPOINT = "SELECT position FROM reducer_checkpoints WHERE name = ?"
 _GENERATION = "SELECT coalesce(max(generation), 0) FROM counter_generation"
 _PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds of work
 # How long a read on the event loop's own connection waits for a lock before it moves
@@ -256,8 +259,10 @@ class SQLiteStore:
         synchronous: str = "FULL",
         readers: int = 4,
         lease_seconds: float = 15.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._path = sqlite_path(url)
+        self._metrics = metrics  # None: metrics off, nothing recorded
         self._timeout = timeout
         self._synchronous = synchronous
         self._reader_count = readers
@@ -314,6 +319,21 @@ class SQLiteStore:
     # -- writes --------------------------------------------------------------------------
 
     async def apply(self, work: UnitOfWork) -> None:
+        """Queue the unit for the writer and wait for its commit; timed from the queue to
+        the result, so the wait for the group commit counts."""
+        metrics = self._metrics
+        if metrics is None:
+            await self._apply(work)
+            return
+        started = time.perf_counter()
+        try:
+            await self._apply(work)
+        except StoreError:
+            metrics.observe_db_call("apply", time.perf_counter() - started, False)
+            raise
+        metrics.observe_db_call("apply", time.perf_counter() - started, True)
+
+    async def _apply(self, work: UnitOfWork) -> None:
         if self._writer is None:
             raise StoreUnavailable("the SQLite store is not open")
         loop = asyncio.get_running_loop()
@@ -352,6 +372,8 @@ class SQLiteStore:
                     break
                 batch.append(item)
             units = [p for p in batch if isinstance(p.work, UnitOfWork)]
+            if units and self._metrics is not None:  # thread-safe
+                self._metrics.writer_batch(len(units), self._queue.qsize())
             try:
                 if conn is None:
                     conn = self._connect(read_only=False)
@@ -488,7 +510,21 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
 
-    async def _read(self, query: Callable[[sqlite3.Connection], T], *, inline: bool) -> T:
+    async def _read(self, op: str, query: Callable[[sqlite3.Connection], T], *, inline: bool) -> T:
+        """Run the read of port call ``op``, timed (``store/metered.py``)."""
+        metrics = self._metrics
+        if metrics is None:
+            return await self._read_now(query, inline=inline)
+        started = time.perf_counter()
+        try:
+            result = await self._read_now(query, inline=inline)
+        except StoreError:
+            metrics.observe_db_call(op, time.perf_counter() - started, False)
+            raise
+        metrics.observe_db_call(op, time.perf_counter() - started, True)
+        return result
+
+    async def _read_now(self, query: Callable[[sqlite3.Connection], T], *, inline: bool) -> T:
         """Run a read. ``inline`` reads touch few rows (a lookup by id, one page, a count
         from counters): they run on the event loop's thread, since a hop to the pool
         costs more than the query. If such a read finds the database locked (rare in WAL
@@ -522,18 +558,20 @@ class SQLiteStore:
             row = conn.execute(GET_QUERY, (message_id,)).fetchone()
             return None if row is None else message_from_row(row)
 
-        return await self._read(query, inline=True)
+        return await self._read("get", query, inline=True)
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         sql, params = page_query(where, page)
         return await self._read(
-            lambda conn: [message_from_row(row) for row in conn.execute(sql, params)], inline=True
+            "page",
+            lambda conn: [message_from_row(row) for row in conn.execute(sql, params)],
+            inline=True,
         )
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)
         return await self._read(
-            lambda conn: int(conn.execute(sql, params).fetchone()[0]), inline=True
+            "count_pieces", lambda conn: int(conn.execute(sql, params).fetchone()[0]), inline=True
         )
 
     async def series(
@@ -543,7 +581,9 @@ class SQLiteStore:
         # Hours and days read at most 10,080 counter rows; minutes scan messages, possibly
         # many, so they go off the event loop.
         rows = await self._read(
-            lambda conn: conn.execute(sql, params).fetchall(), inline=step >= timedelta(hours=1)
+            "series",
+            lambda conn: conn.execute(sql, params).fetchall(),
+            inline=step >= timedelta(hours=1),
         )
         return {from_epoch_micros(bucket): int(n) for bucket, n in rows}
 
@@ -553,11 +593,13 @@ class SQLiteStore:
             rows = conn.execute(trending_views.top_query(), (window_hours, limit)).fetchall()
             return (None if clock is None else int(clock[0])), [Trend(*row) for row in rows]
 
-        return await self._read(query, inline=True)
+        return await self._read("trending", query, inline=True)
 
     async def counters_generation(self) -> int:
         return await self._read(
-            lambda conn: int(conn.execute(_GENERATION).fetchone()[0]), inline=True
+            "counters_generation",
+            lambda conn: int(conn.execute(_GENERATION).fetchone()[0]),
+            inline=True,
         )
 
     # -- bulk (tagfeed import / export) ------------------------------------------------
@@ -565,21 +607,29 @@ class SQLiteStore:
     async def import_messages(
         self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
     ) -> int:
-        return await asyncio.to_thread(
-            sqlite_bulk.load,
-            self._path,
-            batches,
-            on_duplicate,
-            timeout=self._timeout,
-            synchronous=self._synchronous,
-            translate=translate_error,
+        return await timed(
+            self._metrics,
+            "import_messages",
+            asyncio.to_thread(
+                sqlite_bulk.load,
+                self._path,
+                batches,
+                on_duplicate,
+                timeout=self._timeout,
+                synchronous=self._synchronous,
+                translate=translate_error,
+            ),
         )
 
     async def export_messages(
         self, tag: str | None, write: Callable[[list[Message]], None], batch_size: int
     ) -> int:
-        return await asyncio.to_thread(
-            sqlite_bulk.export, self._path, tag, write, batch_size, translate_error
+        return await timed(
+            self._metrics,
+            "export_messages",
+            asyncio.to_thread(
+                sqlite_bulk.export, self._path, tag, write, batch_size, translate_error
+            ),
         )
 
     async def rebuild_view(
@@ -590,15 +640,19 @@ class SQLiteStore:
         checkpointed: bool,
         batch: int,
     ) -> int:
-        position = await asyncio.to_thread(
-            sqlite_rebuild.rebuild,
-            self._path,
-            name,
-            fold,
-            checkpointed=checkpointed,
-            batch=batch,
-            timeout=self._timeout,
-            translate=translate_error,
+        position = await timed(
+            self._metrics,
+            "rebuild_view",
+            asyncio.to_thread(
+                sqlite_rebuild.rebuild,
+                self._path,
+                name,
+                fold,
+                checkpointed=checkpointed,
+                batch=batch,
+                timeout=self._timeout,
+                translate=translate_error,
+            ),
         )
         self._watch.advance(position)
         return position
@@ -613,27 +667,38 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise translate_error(exc) from exc
 
-        return await asyncio.to_thread(purge)
+        return await timed(self._metrics, "purge_idempotency_keys", asyncio.to_thread(purge))
 
     async def ping(self) -> None:
         await self._read(
-            lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall(), inline=False
+            "ping",
+            lambda conn: conn.execute("SELECT 1 FROM messages LIMIT 0").fetchall(),
+            inline=False,
         )
 
     # -- the log -------------------------------------------------------------------------
 
     async def head(self) -> int:
-        position = await self._read(sqlite_log.head, inline=True)
+        position = await self._read("head", sqlite_log.head, inline=True)
         self._watch.advance(position)
         return position
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         events = await self._read(
-            lambda conn: sqlite_log.read_events(conn, after, limit), inline=limit <= 1000
+            "read_events",
+            lambda conn: sqlite_log.read_events(conn, after, limit),
+            inline=limit <= 1000,
         )
         if events:
             self._watch.advance(events[-1].position)
         return events
+
+    async def reducer_checkpoint(self, name: str) -> int:
+        def query(conn: sqlite3.Connection) -> int:
+            row = conn.execute(_CHECKPOINT, (name,)).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return await self._read("reducer_checkpoint", query, inline=True)
 
     def seen_head(self) -> int:
         return self._watch.seen
