@@ -12,29 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Server, free_port, start_server, stop_server
+from tests.metric_samples import Samples, parse_samples, requests_of
 
 USER = {"X-User-ID": "1"}
 BY_ID = "/v1/messages/{message_id}"
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(url: str) -> Samples:
     response = httpx.get(url, timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
-
-
-def requests_of(seen: Samples, route: str, method: str, status: int) -> float:
-    labels = (("method", method), ("route", route), ("status", str(status)))
-    return seen.get(("tagfeed_http_requests_total", labels), 0.0)
+    return parse_samples(response.text)
 
 
 def timed_of(seen: Samples, route: str, method: str) -> float:

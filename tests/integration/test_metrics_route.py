@@ -5,29 +5,18 @@ test session, so each test reads differences."""
 import uuid
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tagfeed.api.app import create_app
 from tagfeed.config import Settings
 from tagfeed.store.port import Store
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+from tests.metric_samples import Samples, parse_samples, requests_of
 
 
 async def scrape(client: httpx.AsyncClient) -> Samples:
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
-
-
-def requests_of(seen: Samples, route: str, method: str, status: int) -> float:
-    labels = (("method", method), ("route", route), ("status", str(status)))
-    return seen.get(("tagfeed_http_requests_total", labels), 0.0)
+    return parse_samples(response.text)
 
 
 async def test_routes_mounts_and_405s_keep_their_template(client: httpx.AsyncClient) -> None:

@@ -7,23 +7,17 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tagfeed.metrics import Metrics
 from tagfeed.server.metrics_share import SharedMetrics, Snapshots
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+from tests.metric_samples import Samples, parse_samples
 
 
 def merged(directory: Path) -> Samples:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SharedMetrics(directory))
     text = generate_latest(registry).decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    return parse_samples(text)
 
 
 def a_dead_pid() -> int:

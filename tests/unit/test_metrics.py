@@ -3,20 +3,14 @@ prometheus-client's own parser, so the text Prometheus scrapes is what is checke
 
 import pytest
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tagfeed.metrics import OTHER_METHOD, REQUEST_BUCKETS, UNMATCHED, Metrics
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+from tests.metric_samples import Samples, parse_samples
 
 
 def scrape(metrics: Metrics) -> Samples:
     text = generate_latest(metrics.registry).decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    return parse_samples(text)
 
 
 def sample(samples: Samples, name: str, **labels: str) -> float:
