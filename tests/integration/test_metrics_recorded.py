@@ -89,6 +89,8 @@ async def test_posts_and_reads_are_timed_by_operation_and_batched(
     if isinstance(store, PostgresStore):
         assert value(metrics, "tagfeed_postgres_pool_size") == settings.db_pool_size
         assert value(metrics, "tagfeed_postgres_pool_in_use") == 0  # every one returned
+        async with store._connection():  # read when scraped: one lent out now
+            assert value(metrics, "tagfeed_postgres_pool_in_use") == 1
         assert value(metrics, calls, op="ping") == 0
         await asyncio.gather(*(store.ping() for _ in range(3)))
         assert value(metrics, calls, op="ping") == 3

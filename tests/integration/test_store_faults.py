@@ -82,12 +82,12 @@ async def test_postgres_connection_failing_as_its_server_shuts_down_is_503(
     try:
         with pytest.raises(StoreUnavailable):
             await store._run("get", farewell)
+        # The connection went back to the pool: none is lent out any more.
+        assert metrics.registry.get_sample_value("tagfeed_postgres_pool_in_use") == 0
     finally:
         await store.close()
     errors = metrics.registry.get_sample_value("tagfeed_db_call_errors_total", {"op": "get"})
     assert errors == 1
-    # The connection went back to the pool: none is lent out any more.
-    assert metrics.registry.get_sample_value("tagfeed_postgres_pool_in_use") == 0
 
 
 async def test_sqlite_writer_survives_a_unit_that_breaks_it(tmp_path: Path) -> None:

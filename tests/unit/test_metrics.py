@@ -1,6 +1,8 @@
 """tagfeed.metrics: what each recording call adds to the exposition, read back through
 prometheus-client's own parser, so the text Prometheus scrapes is what is checked."""
 
+import threading
+
 import pytest
 from prometheus_client import generate_latest
 
@@ -82,7 +84,8 @@ def test_writer_pool_streams_and_replays() -> None:
     metrics = Metrics()
     metrics.writer_batch(size=37, queue_depth=5)
     metrics.writer_batch(size=1, queue_depth=0)
-    metrics.pool_usage(in_use=3, size=10)
+    lent = [3]
+    metrics.watch_pool(lambda: lent[0], lambda: 10)
     metrics.streams_open(+1)
     metrics.streams_open(+1)
     metrics.streams_open(-1)
@@ -96,6 +99,10 @@ def test_writer_pool_streams_and_replays() -> None:
     assert sample(seen, "tagfeed_postgres_pool_size") == 10
     assert sample(seen, "tagfeed_streams_open") == 1
     assert sample(seen, "tagfeed_idempotent_replays_total") == 1
+    lent[0] = 4  # the pool is read at each scrape
+    assert sample(scrape(metrics), "tagfeed_postgres_pool_in_use") == 4
+    metrics.forget_pool()  # the pool closed
+    assert sample(scrape(metrics), "tagfeed_postgres_pool_size") == 0
 
 
 def test_a_reducer_reports_its_position_and_its_lag() -> None:
@@ -114,3 +121,26 @@ def test_no_created_series() -> None:
     metrics.idempotent_replay()
     metrics.observe_db_call("get", 0.001, ok=True)
     assert b"_created" not in generate_latest(metrics.registry)
+
+
+def test_database_calls_from_several_threads_add_up() -> None:
+    """Each thread records into its own series (CPython 3.11 happens not to switch
+    threads inside ``+=`` on a list item, but nothing promises it); a scrape sums them."""
+    metrics = Metrics()
+
+    def calls() -> None:
+        for _ in range(20_000):
+            metrics.observe_db_call("get", 0.001, ok=True)  # on a bound: counted in it
+
+    threads = [threading.Thread(target=calls) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    calls()
+    for thread in threads:
+        thread.join()
+    seen = scrape(metrics)
+    calls_name = "tagfeed_db_call_duration_seconds"
+    assert sample(seen, f"{calls_name}_count", op="get") == 100_000
+    assert sample(seen, f"{calls_name}_bucket", op="get", le="0.001") == 100_000
+    assert sample(seen, f"{calls_name}_bucket", op="get", le="0.0005") == 0
+    assert sample(seen, f"{calls_name}_sum", op="get") == pytest.approx(100.0)

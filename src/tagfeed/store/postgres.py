@@ -221,10 +221,6 @@ def series_query(
     )
 
 
-def _pool_usage(metrics: Metrics, pool: asyncpg.Pool) -> None:
-    metrics.pool_usage(pool.get_size() - pool.get_idle_size(), pool.get_max_size())
-
-
 def asyncpg_dsn(url: str) -> str:
     return parse_database_url(url).asyncpg_dsn
 
@@ -266,6 +262,11 @@ class PostgresStore:
             reset=_keep_session,
         )
         await self._pool  # with min_size=0 this connects to nothing
+        if self._metrics is not None:
+            pool = self._pool
+            self._metrics.watch_pool(
+                lambda: pool.get_size() - pool.get_idle_size(), pool.get_max_size
+            )
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -279,6 +280,8 @@ class PostgresStore:
             except TimeoutError:
                 self._pool.terminate()
             self._pool = None
+            if self._metrics is not None:
+                self._metrics.forget_pool()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -292,15 +295,10 @@ class PostgresStore:
                     connection = await self._pool.acquire()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     raise StoreUnavailable(f"cannot connect: {exc}") from exc
-                metrics = self._metrics
-                if metrics is not None:
-                    _pool_usage(metrics, self._pool)
                 try:
                     yield connection
                 finally:
                     await self._pool.release(connection)
-                    if metrics is not None:
-                        _pool_usage(metrics, self._pool)
         except TimeoutError:
             raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
         except _UNAVAILABLE as exc:
