@@ -5,7 +5,7 @@ bar is labelled with its share of it."""
 from pathlib import Path
 
 from bench.report import Report
-from bench.scenarios import GET_BY_ID, NGINX, PGBENCH
+from bench.scenarios import GET_BY_ID, NGINX, PEER_OF, PGBENCH
 
 _COLORS = {True: "#4c9a2a", False: "#c0392b", None: "#7f8c8d"}
 
@@ -37,7 +37,9 @@ def write_chart(report: Report, path: Path) -> Path:
         share = row.summary.ratio_nginx
         label = f"{row.summary.rps:,.0f}" + (f"\n{share:.1%}" if share is not None else "")
         top.annotate(label, (x, row.summary.rps), ha="center", va="bottom", fontsize=8)
-        floor = row.budget.floor_rps(rps.get(GET_BY_ID), rps.get(PGBENCH)) if row.budget else None
+        peer = rps.get(PEER_OF.get(row.summary.name, ""))
+        budget = row.budget
+        floor = budget.floor_rps(rps.get(GET_BY_ID), rps.get(PGBENCH), peer) if budget else None
         if floor is not None:
             top.hlines(floor, x - 0.4, x + 0.4, colors="black", linestyles="dashed")
     top.set_ylabel("req/s (label: share of nginx)")
