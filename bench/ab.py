@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: dict[str, dict[str, list[Sample]]] = {}
     with database.sqlite_database(work / "tagfeed.db") as url, ExitStack() as stack:
         database.load(url, dataset.path, work / "import.log")
+        database.catch_up_views(url, work / "import.log")
         # Both servers share one database, so one of them would hold every catch-up
         # reducer's lease and fold the posts of both: ~35 us more CPU a POST on that side,
         # a bias larger than most settings under test. Neither runs them, unless the

@@ -65,6 +65,8 @@ _COMMON = {
     "count_hot_90d": _COUNT,
     "count_all_year": _COUNT,
     "counts_day_hot": _COUNT,
+    # Issue 9: trending answered from its view within 20% of a lookup by id.
+    "trending_24h": Budget(min_of_get=0.8, max_p99_ms=READ_P99_MS),
 }
 
 

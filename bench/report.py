@@ -111,6 +111,12 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _rebuilds(seconds: object) -> str:
+    if not isinstance(seconds, dict) or not seconds:
+        return "none"
+    return ", ".join(f"{view} {value} s" for view, value in seconds.items())
+
+
 def _verdict(passed: bool | None) -> str:
     return {True: "pass", False: "**FAIL**", None: "-"}[passed]
 
@@ -124,7 +130,8 @@ def markdown(report: Report) -> str:
         f"median of {meta['runs']} run(s) of {meta['duration_s']} s after {meta['warmup_s']} s "
         f"of warm-up; commit {meta['commit']}.",
         f"Import: {meta.get('import_s', '?')} s ({_num(_float(meta.get('import_rate')))} "
-        "messages/s). Load average (1 min) before the run: "
+        f"messages/s); views rebuilt before serving: {_rebuilds(meta.get('rebuild_s'))}. "
+        "Load average (1 min) before the run: "
         f"{_num(_float(meta.get('loadavg_start')), 2)}, after: "
         f"{_num(_float(meta.get('loadavg_end')), 2)}, on {meta.get('cpus')} CPUs.",
         "",

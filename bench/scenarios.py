@@ -47,6 +47,7 @@ SCENARIOS = (
     Scenario("count_hot_90d", "GET count=1, hottest tag, 90 days", "tagfeed", "count_hot_90d"),
     Scenario("count_all_year", "GET count=1, no tag, one year", "tagfeed", "count_all_year"),
     Scenario("counts_day_hot", "GET /counts by day, hottest, year", "tagfeed", "counts_day_hot"),
+    Scenario("trending_24h", "GET /tags/trending, 24 h, top 10", "tagfeed", "trending_24h"),
     Scenario(POST_RANDOM, "POST /v1/messages, skewed tags", "tagfeed", POST_RANDOM),
     Scenario("post_hot_tag", "POST /v1/messages, hottest tag", "tagfeed", "post_hot_tag"),
     Scenario(PGBENCH, "pgbench one-row INSERT", PGBENCH, ""),
@@ -61,6 +62,7 @@ PEER_OF = {
     "count_hot_90d": "peer_get",
     "count_all_year": "peer_get",
     "counts_day_hot": "peer_get",
+    "trending_24h": "peer_get",
     POST_RANDOM: "peer_post",
     "post_hot_tag": "peer_post",
 }
@@ -167,6 +169,7 @@ def write_request_files(
             ["/v1/messages/counts?" + count_path(HOT_TAG, first_day, {"granularity": "day"})]
             * 1000,
         ),
+        "trending_24h": _get_lines(rng, ["/v1/tags/trending?window=24h&limit=10"] * 1000),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}

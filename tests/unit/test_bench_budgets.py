@@ -49,3 +49,9 @@ def test_counts_against_get_by_id() -> None:
     budget = budget_for("count_hot_90d", "sqlite")
     assert verdict(budget, summary("count_hot_90d", 9_000, 5, get=0.91), 10_000, None) is True
     assert verdict(budget, summary("count_hot_90d", 9_000, 5, get=0.85), 10_000, None) is False
+
+
+def test_trending_within_20_percent_of_get_by_id() -> None:
+    budget = budget_for("trending_24h", "sqlite")
+    assert verdict(budget, summary("trending_24h", 9_000, 5, get=0.82), 10_000, None) is True
+    assert verdict(budget, summary("trending_24h", 9_000, 5, get=0.78), 10_000, None) is False
