@@ -89,12 +89,13 @@ bench-streams: $(STAMP)  ## stream latency (201 -> event) and idle RSS; prints J
 	$(BIN)/python -m bench.streams $(STREAMS_ARGS)
 
 # -- fault tests (docs/reliability.md) ----------------------------------------------------
-# SIGKILL/SIGTERM under load, a PostgreSQL of their own stopped and locked, SQLite locked.
+# SIGKILL/SIGTERM under load (server, relay, reducers), a PostgreSQL of their own stopped and
+# locked, SQLite locked.
 FAULTS_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: faults
 
-faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a summary (~5 min)
+faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a summary (~5-10 min)
 	TAGFEED_TEST_POSTGRES_URL="$${TAGFEED_TEST_POSTGRES_URL:-$(FAULTS_POSTGRES_URL)}" \
 	  $(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)
 
