@@ -88,13 +88,23 @@ STREAMS_ARGS ?=
 bench-streams: $(STAMP)  ## stream latency (201 -> event) and idle RSS; prints JSON (~1 minute)
 	$(BIN)/python -m bench.streams $(STREAMS_ARGS)
 
+# Reducer lag (docs/performance.md, "Reducer lag"): posts open loop at 5,000/s on one SQLite
+# server process running the catch-up reducers, their checkpoints sampled every 2 ms.
+# LAG_ARGS: e.g. "--postgres", "--reducers processes", "--rate 2000"; python -m bench.lag -h.
+LAG_ARGS ?=
+
+.PHONY: bench-lag
+bench-lag: $(STAMP)  ## catch-up reducers' lag (commit - recorded_at) p50/p99/max; prints JSON (~1 min)
+	$(BIN)/python -m bench.lag $(LAG_ARGS)
+
 # -- fault tests (docs/reliability.md) ----------------------------------------------------
-# SIGKILL/SIGTERM under load, a PostgreSQL of their own stopped and locked, SQLite locked.
+# SIGKILL/SIGTERM under load (server, relay, reducers), a PostgreSQL of their own stopped and
+# locked, SQLite locked.
 FAULTS_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: faults
 
-faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a summary (~5 min)
+faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a summary (~5-10 min)
 	TAGFEED_TEST_POSTGRES_URL="$${TAGFEED_TEST_POSTGRES_URL:-$(FAULTS_POSTGRES_URL)}" \
 	  $(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)
 

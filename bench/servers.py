@@ -60,7 +60,9 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout: 
     raise ServerError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+def stop_group(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM to the process's group (started with ``start_new_session``), SIGKILL after
+    ``grace`` seconds; a no-op if it has exited."""
     if process.poll() is not None:
         return
     try:
@@ -85,7 +87,7 @@ def _process(
         _wait_ready(process, ready_url, log, timeout)
         yield process
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 @contextmanager

@@ -199,12 +199,27 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_port(settings: Settings, requested: int | None) -> tuple[int | None, str | None]:
+    """``relay`` and ``reduce``: the port to serve ``/metrics`` on (``--metrics-port``, else
+    TAGFEED_METRICS_PORT; None: no port), or why it cannot be used."""
+    port = settings.metrics_port if requested is None else requested
+    if port is None:
+        return None, None
+    if not settings.metrics:
+        return None, "--metrics-port given, but TAGFEED_METRICS is off: unset one"
+    refused = _probe(settings.host, port)
+    if refused is not None:
+        return None, f"{refused}; choose another with --metrics-port or TAGFEED_METRICS_PORT"
+    return port, None
+
+
 def _reduce(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
     from tagfeed.metrics import METRICS
     from tagfeed.server.logs import configure_logging
+    from tagfeed.server.metrics_share import metrics_for_serving
     from tagfeed.service.reducing import CATCH_UP, keep_running
     from tagfeed.store.factory import store_from_settings
 
@@ -215,6 +230,9 @@ def _reduce(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    port, problem = _metrics_port(settings, args.metrics_port)
+    if problem is not None:
+        return _fail(problem)
     configure_logging(settings.log_level)
 
     async def follow() -> None:
@@ -232,7 +250,7 @@ def _reduce(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), metrics_for_serving(False, port, settings.host):
         asyncio.run(follow())
     return 0
 
@@ -271,8 +289,13 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 def _relay(settings: Settings, args: argparse.Namespace) -> int:
     from tagfeed.relay.relaying import run_until_stopped
+    from tagfeed.server.metrics_share import metrics_for_serving
 
-    return run_until_stopped(settings, batch=args.batch_size)
+    port, problem = _metrics_port(settings, args.metrics_port)
+    if problem is not None:
+        return _fail(problem)
+    with metrics_for_serving(False, port, settings.host):
+        return run_until_stopped(settings, batch=args.batch_size)
 
 
 def _positive(raw: str) -> int:
@@ -280,6 +303,19 @@ def _positive(raw: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1-65535, got {value}")
+    return value
+
+
+_METRICS_PORT_HELP = (
+    "serve /metrics (its position and lag gauges, its database calls) on this port of"
+    " TAGFEED_HOST; default TAGFEED_METRICS_PORT, else none"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -337,10 +373,11 @@ def _parser() -> argparse.ArgumentParser:
         description=f"Run a catch-up reducer on {_DATABASE} until stopped; one process at a"
         " time holds it, others stand by.",
     )
-    reduce.add_argument("name", metavar="NAME", help="the reducer: tags")
+    reduce.add_argument("name", metavar="NAME", help="the reducer: tags or trending")
     reduce.add_argument(
         "--batch-size", type=_positive, default=1000, help="events per transaction (default 1000)"
     )
+    reduce.add_argument("--metrics-port", type=_port, help=_METRICS_PORT_HELP)
     remake = commands.add_parser(
         "rebuild",
         help="rebuild a view from the event log and swap it in",
@@ -357,6 +394,7 @@ def _parser() -> argparse.ArgumentParser:
     relay.add_argument(
         "--batch-size", type=_positive, default=1000, help="events per checkpoint (default 1000)"
     )
+    relay.add_argument("--metrics-port", type=_port, help=_METRICS_PORT_HELP)
     return parser
 
 

@@ -7,9 +7,7 @@ streams at once instead of holding the shutdown."""
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,53 +15,7 @@ import pytest
 
 from tagfeed.store.migrate import upgrade
 from tests.e2e.conftest import Server, start_server, stop_server
-
-USER = {"X-User-ID": "streamer"}
-
-
-@dataclass
-class Event:
-    id: str = ""
-    event: str = ""
-    data: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Reader:
-    """An SSE client's view of one stream: the events and comments so far."""
-
-    response: httpx.Response
-    lines: AsyncIterator[str]
-    comments: list[str] = field(default_factory=list)
-
-    async def next_event(self, within: float = 10) -> Event:
-        event = Event()
-        async with asyncio.timeout(within):
-            async for line in self.lines:
-                if not line:
-                    if event.data:
-                        return event
-                    continue
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if not name:
-                    self.comments.append(value)
-                elif name == "data":
-                    event.data.append(value)
-                elif name in ("id", "event"):
-                    setattr(event, name, value)
-        raise EOFError("the stream ended")
-
-
-@asynccontextmanager
-async def stream(
-    http: httpx.AsyncClient, query: str = "", headers: dict[str, str] | None = None
-) -> AsyncIterator[Reader]:
-    async with http.stream(
-        "GET", f"/v1/messages/stream{query}", headers={**USER, **(headers or {})}
-    ) as response:
-        assert response.status_code == 200, await response.aread()
-        yield Reader(response, response.aiter_lines())
+from tests.e2e.sse_client import USER, stream
 
 
 async def post(http: httpx.AsyncClient, text: str, tag: str) -> httpx.Response:

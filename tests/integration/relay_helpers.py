@@ -1,10 +1,14 @@
 """Helpers of the relay tests: a JetStream stream of the test's own, and reading it back."""
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import nats
 import nats.js.errors
@@ -19,6 +23,30 @@ def unique_stream() -> StreamSettings:
     """A stream name and subjects no other test or process uses."""
     name = f"tagfeed_test_{secrets.token_hex(6)}"
     return StreamSettings(name=name, subject_prefix=f"{name}.messages")
+
+
+def start_relay(
+    database_url: str, stream: StreamSettings, log: Path | None, batch: int = 1000
+) -> "subprocess.Popen[bytes]":
+    """``tagfeed relay`` as a process of its own, into ``stream``. Its SQLite lease is
+    1 s, so a relay started after one was SIGKILLed takes over at once. ``log``: its
+    output (appended), or None to drop it."""
+    env = {
+        **os.environ,
+        "TAGFEED_DATABASE_URL": database_url,
+        "TAGFEED_LOG_LEVEL": "info",
+        "TAGFEED_REDUCER_LEASE_SECONDS": "1",
+        "TAGFEED_NATS_URL": NATS_URL,
+        "TAGFEED_NATS_STREAM": stream.name,
+        "TAGFEED_NATS_SUBJECT_PREFIX": stream.subject_prefix,
+    }
+    command = [sys.executable, "-m", "tagfeed", "relay", "--batch-size", str(batch)]
+    if log is None:
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    with log.open("ab") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 @asynccontextmanager

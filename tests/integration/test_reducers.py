@@ -1,16 +1,11 @@
-"""Catch-up reducers: they apply every event exactly once, also when killed at any
-instant, and two processes never both apply the same reducer."""
+"""Catch-up reducers: they apply every event exactly once, a session whose checkpoint
+moved applies nothing, and two processes never both apply the same reducer. (Killed at
+any instant under load: ``tests/faults/test_reducer_kills.py``, ``make faults``.)"""
 
 import asyncio
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -27,7 +22,6 @@ from tagfeed.store.port import Store, unit_of_work
 from tagfeed.store.sqlite import sqlite_path
 
 START = datetime(2026, 11, 30, tzinfo=UTC)
-ROUNDS = 5
 Stats = dict[str, tuple[int, int, int]]  # tag -> (messages, first, last) in microseconds
 
 
@@ -123,61 +117,3 @@ async def test_a_session_whose_checkpoint_moved_applies_nothing(
             await session.apply(tags.fold([]), events[-1].position)
     assert await asyncio.to_thread(tag_stats, database_url) == {}
     assert await asyncio.to_thread(checkpoint, database_url) == 10
-
-
-def test_a_reducer_killed_at_any_instant_applies_every_event_once(
-    database_url: str, tmp_path: Path
-) -> None:
-    """``tagfeed reduce tags`` is SIGKILLed at random instants while posts go on; after
-    the last round it catches up, and the view equals the messages exactly."""
-
-    async def setup_and_post(count: int, seed: int) -> None:
-        store = store_from_settings(Settings(database_url=database_url))
-        await store.open()
-        try:
-            await post_many(store, count, per_unit=25, seed=seed)
-        finally:
-            await store.close()
-
-    env = {
-        **os.environ,
-        "TAGFEED_DATABASE_URL": database_url,
-        "TAGFEED_LOG_LEVEL": "warning",
-        "TAGFEED_REDUCER_LEASE_SECONDS": "1",  # SQLite: take over from the killed at once
-    }
-    asyncio.run(setup_and_post(3000, 0))
-    rng = random.Random(7)
-    checkpoints = []
-    for round_ in range(ROUNDS):
-        reducer = subprocess.Popen(
-            [sys.executable, "-m", "tagfeed", "reduce", "tags", "--batch-size", "40"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            asyncio.run(setup_and_post(300, round_ + 1))
-            time.sleep(rng.uniform(0.5, 2.0))  # starting takes ~0.5 s
-        finally:
-            reducer.send_signal(signal.SIGKILL)
-            reducer.wait(timeout=30)
-        checkpoints.append(checkpoint(database_url))
-    assert checkpoints[-1] > 0, "the reducer never applied anything before being killed"
-
-    async def finish() -> int:
-        store = store_from_settings(Settings(database_url=database_url))
-        await store.open()
-        try:
-            # The killed holder's lease (SQLite) may still run: wait it out.
-            for _ in range(60):
-                try:
-                    return await catch_up(store, tags.REDUCER)
-                except LeaseHeld:
-                    await asyncio.sleep(0.5)
-            raise AssertionError("the lease was never released")
-        finally:
-            await store.close()
-
-    assert asyncio.run(finish()) == 3000 + ROUNDS * 300
-    assert tag_stats(database_url) == truth(database_url)

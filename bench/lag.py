@@ -1,0 +1,268 @@
+"""Catch-up reducer lag under a fixed post rate (docs/performance.md, "Reducer lag"):
+
+    python -m bench.lag [--rate 5000] [--seconds 20] [--reducers serve|processes] [--postgres]
+
+``tagfeed serve`` on a fresh database (an SQLite file; PostgreSQL with ``--postgres``)
+with the catch-up reducers (``tags``, ``trending``) running inside it, as by default, or
+as ``tagfeed reduce NAME`` processes (``--reducers processes``). Posts are sent open loop:
+each at its planned instant (``rate`` per second, tags drawn from ``--tags``), over many
+keep-alive connections, whether or not earlier ones were answered.
+
+The lag of an event, for each reducer, is the time its checkpoint passed the event's
+position minus the event's ``recorded_at`` (the server's clock, just before the append's
+commit). A sampler process reads ``reducer_checkpoints`` every ``--sample-ms``: the
+reducer committed the event after the start of the last sample that had not seen it and
+before the end of the first that had. The lag given is that upper bound; the mean width of
+the interval (the resolution) is given too. Events of the first ``--warmup`` seconds are
+left out. The figures: p50/p99/max per reducer, and what the load reached.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from bisect import bisect_left
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from multiprocessing.synchronize import Event as StopFlag
+from pathlib import Path
+
+import asyncpg
+import uvloop
+
+from bench.database import DEFAULT_ADMIN_URL, postgres_database, sqlite_database
+from bench.proc import tree_cpu_seconds
+from bench.servers import stop_group, tagfeed_server
+from bench.streams import Posts, poster, raise_file_limit, summary
+
+REDUCERS = ("tags", "trending")
+CHECKPOINTS = "SELECT name, position FROM reducer_checkpoints"
+# (sample started, sample ended, {reducer: checkpoint}), times from time.time()
+Sample = tuple[float, float, dict[str, int]]
+
+
+def _sample_sqlite(path: str, interval: float, stop: StopFlag) -> list[Sample]:
+    samples: list[Sample] = []
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        while not stop.is_set():
+            started = time.time()
+            rows = conn.execute(CHECKPOINTS).fetchall()
+            samples.append((started, time.time(), dict(rows)))
+            time.sleep(interval)
+    finally:
+        conn.close()
+    return samples
+
+
+async def _sample_postgres(url: str, interval: float, stop: StopFlag) -> list[Sample]:
+    samples: list[Sample] = []
+    conn = await asyncpg.connect(url)
+    try:
+        while not stop.is_set():
+            started = time.time()
+            rows = await conn.fetch(CHECKPOINTS)
+            samples.append((started, time.time(), {r["name"]: r["position"] for r in rows}))
+            await asyncio.sleep(interval)
+    finally:
+        await conn.close()
+    return samples
+
+
+def sample_checkpoints(url: str, interval: float, stop: StopFlag, out: str) -> None:
+    """The sampler process: sample until ``stop``, then write the samples to ``out``."""
+    if url.startswith("sqlite:///"):
+        samples = _sample_sqlite(url.removeprefix("sqlite:///"), interval, stop)
+    else:
+        samples = asyncio.run(_sample_postgres(url, interval, stop))
+    Path(out).write_text(json.dumps(samples))
+
+
+@contextmanager
+def sampler(url: str, interval: float, out: Path) -> Iterator[None]:
+    """The checkpoints sampled in a process of their own (not to take the load
+    generator's CPU), from the start of the block to its end."""
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    process = context.Process(target=sample_checkpoints, args=(url, interval, stop, str(out)))
+    process.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        process.join(30)
+
+
+def recorded(url: str, after: int) -> list[tuple[int, float]]:
+    """(position, recorded_at in epoch seconds) of every event after ``after``."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute(
+                "SELECT position, recorded_at / 1e6 FROM events WHERE position > ?"
+                " ORDER BY position",
+                (after,),
+            ).fetchall()
+        return [(int(p), float(t)) for p, t in rows]
+
+    async def fetch() -> list[tuple[int, float]]:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch(
+                "SELECT position, extract(epoch FROM recorded_at)::float8 AS t FROM events"
+                " WHERE position > $1 ORDER BY position",
+                after,
+            )
+        finally:
+            await conn.close()
+        return [(int(r["position"]), float(r["t"])) for r in rows]
+
+    return asyncio.run(fetch())
+
+
+def lags(
+    events: list[tuple[int, float]], samples: list[Sample], name: str
+) -> tuple[list[float], list[float]]:
+    """Per event, in ms: the upper bound of the lag, and the width of the interval the
+    commit fell in. Events the samples never saw applied are left out (counted apart)."""
+    seen = [s[2].get(name, 0) for s in samples]  # checkpoints never move back
+    upper, widths = [], []
+    for position, at in events:
+        first = bisect_left(seen, position)  # the first sample that saw it applied
+        if first == len(samples):
+            continue
+        committed_by = samples[first][1]
+        committed_after = samples[first - 1][0] if first else samples[0][0]
+        upper.append((committed_by - at) * 1000)
+        widths.append((committed_by - committed_after) * 1000)
+    return upper, widths
+
+
+async def post_at_rate(
+    port: int, rate: int, seconds: float, tags: int, connections: int
+) -> tuple[Posts, float, float, float]:
+    """Open loop: post number n is due at start + n / rate. Returns the posts, when the
+    first was due (``perf_counter`` and epoch seconds) and how long it all took."""
+    posts = Posts()
+    total = int(rate * seconds)
+    schedule: asyncio.Queue[tuple[int, int, float] | None] = asyncio.Queue()
+    rng = random.Random(20261201)
+    start = time.perf_counter() + 0.5
+    epoch_start = time.time() + 0.5
+    for number in range(total):
+        tag = rng.randrange(tags)
+        posts.tags[number] = tag
+        schedule.put_nowait((number, tag, start + number / rate))
+    for _ in range(connections):
+        schedule.put_nowait(None)
+    await asyncio.gather(*(poster(port, schedule, posts) for _ in range(connections)))
+    return posts, start, epoch_start, time.perf_counter() - start
+
+
+@contextmanager
+def reducer_processes(url: str, logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``tagfeed reduce NAME`` for each catch-up reducer, stopped at the end."""
+    env = {**os.environ, "TAGFEED_DATABASE_URL": url, "TAGFEED_LOG_LEVEL": "warning"}
+    processes = []
+    try:
+        for name in REDUCERS:
+            with (logs / f"reduce-{name}.log").open("wb") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "tagfeed", "reduce", name],
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        yield processes
+    finally:
+        for process in processes:
+            stop_group(process)
+
+
+def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
+    load_before = os.getloadavg()
+    os.environ["TAGFEED_RUN_REDUCERS"] = "true" if args.reducers == "serve" else "false"
+    with ExitStack() as stack:
+        server = stack.enter_context(tagfeed_server(url, args.workers, tmp / "server.log"))
+        pids = [server.pid]
+        if args.reducers == "processes":
+            pids += [p.pid for p in stack.enter_context(reducer_processes(url, tmp))]
+        time.sleep(2)  # the reducers take their leases
+        port = int(server.url.rpartition(":")[2])
+        samples_file = tmp / "samples.json"
+        with sampler(url, args.sample_ms / 1000, samples_file):
+            cpu, client_cpu = sum(tree_cpu_seconds(pid) for pid in pids), time.process_time()
+            posts, start, epoch_start, took = uvloop.run(
+                post_at_rate(port, args.rate, args.seconds, args.tags, args.connections)
+            )
+            cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu
+            client_cpu = time.process_time() - client_cpu
+            time.sleep(3)  # the last batches
+    samples: list[Sample] = json.loads(samples_file.read_text())
+    events = [e for e in recorded(url, 0) if e[1] >= epoch_start + args.warmup]
+    total = len(posts.sent)
+    late = [(posts.sent[n] - (start + n / args.rate)) * 1000 for n in range(total)]
+    result: dict[str, object] = {
+        "backend": "sqlite" if url.startswith("sqlite") else "postgres",
+        "reducers": args.reducers,
+        "workers": args.workers,
+        "rate_asked": args.rate,
+        "posts": total,
+        "post_rate_reached": round(len(posts.answered) / took),
+        "post_failures": posts.failures,
+        "late_post_starts_ms": summary(late),
+        "server_cpu_cores": round(cpu / took, 2),  # reducer processes included
+        "client_cpu_cores": round(client_cpu / took, 2),
+        "events_measured": len(events),
+        "sample_ms": args.sample_ms,
+        "samples": len(samples),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    for name in REDUCERS:
+        upper, widths = lags(events, samples, name)
+        result[f"lag_ms_{name}"] = {
+            **summary(upper),
+            "resolution_ms_mean": round(sum(widths) / len(widths), 2),
+            "not_applied_by_the_end": len(events) - len(upper),
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=int, default=5000, help="posts per second (open loop)")
+    parser.add_argument("--seconds", type=float, default=20, help="of posting")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds left out at the start")
+    parser.add_argument("--tags", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--reducers", choices=["serve", "processes"], default="serve")
+    parser.add_argument("--sample-ms", type=float, default=2.0)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--pg-url", default=DEFAULT_ADMIN_URL, help="where --postgres creates")
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args()
+    raise_file_limit()
+    with tempfile.TemporaryDirectory(prefix="bench-lag-") as tmp, ExitStack() as stack:
+        if args.postgres:
+            url = stack.enter_context(postgres_database(args.pg_url, "tagfeed_bench_lag"))
+        else:
+            url = stack.enter_context(sqlite_database(Path(tmp) / "lag.db"))
+        result = measure(url, args, Path(tmp))
+    print(json.dumps(result), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
