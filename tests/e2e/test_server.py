@@ -94,7 +94,7 @@ def test_sigterm_exits_cleanly_and_loses_nothing(
 
 
 def _pids_under(parent: int) -> set[int]:
-    """The processes whose parent is ``parent`` (uvicorn's workers under its supervisor)."""
+    """The processes whose parent is ``parent`` (granian's workers under its main process)."""
     children = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -107,25 +107,29 @@ def _pids_under(parent: int) -> set[int]:
     return children
 
 
-def _socket_inode(local_port: int, remote_port: int) -> str:
-    """The inode of the TCP socket from /proc/net/tcp (remote port 0: a listening one)."""
+def _socket_inodes(local_port: int, remote_port: int) -> set[str]:
+    """The inodes of the TCP sockets from /proc/net/tcp (remote port 0: the listening ones;
+    granian's workers each listen on a socket of their own, with SO_REUSEPORT)."""
+    inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)) == (
             local_port,
             remote_port,
         ):
-            return fields[9]
-    raise AssertionError(f"no socket from port {local_port} to port {remote_port}")
+            inodes.add(fields[9])
+    assert inodes, f"no socket from port {local_port} to port {remote_port}"
+    return inodes
 
 
-def _holders(pids: set[int], inode: str) -> set[int]:
-    """Which of ``pids`` have the socket ``inode`` open."""
+def _holders(pids: set[int], inodes: set[str]) -> set[int]:
+    """Which of ``pids`` have one of the sockets ``inodes`` open."""
+    targets = {f"socket:[{inode}]" for inode in inodes}
     holding = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             with contextlib.suppress(OSError):
-                if os.readlink(fd) == f"socket:[{inode}]":
+                if os.readlink(fd) in targets:
                     holding.add(pid)
     return holding
 
@@ -136,9 +140,9 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
     running = start_server(database_url, tmp_path / "workers.log", "--workers", "2")
     port = httpx.URL(running.base_url).port
     assert port is not None
-    # The supervisor's children that accept on the listening socket (not, say, the
-    # multiprocessing resource tracker).
-    workers = _holders(_pids_under(running.process.pid), _socket_inode(port, 0))
+    # The main process's children that accept on the port (not, say, the multiprocessing
+    # resource tracker).
+    workers = _holders(_pids_under(running.process.pid), _socket_inodes(port, 0))
     assert len(workers) == 2, workers
     by_worker: dict[int, list[http.client.HTTPConnection]] = {}
     opened: list[http.client.HTTPConnection] = []
@@ -154,7 +158,7 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
             assert response.status == 201, response.read()
             response.read()
             # The process that holds the server's end of this connection answered it.
-            [worker] = _holders(workers, _socket_inode(port, conn.sock.getsockname()[1]))
+            [worker] = _holders(workers, _socket_inodes(port, conn.sock.getsockname()[1]))
             by_worker.setdefault(worker, []).append(conn)
         served = {pid: len(conns) for pid, conns in by_worker.items()}
         assert len(served) == 2, f"one worker answered all {len(opened)} connections: {served}"

@@ -177,8 +177,9 @@ def create_app(
 
 
 def app_from_environment() -> Any:
-    """Factory for ``uvicorn --factory`` (``tagfeed serve``): the settings of this process
-    (read once, ``config.py``), and the interpreter tuned for serving (``runtime.py``)."""
+    """Factory for granian (``tagfeed serve``, ``server/serving.py``), called once in each
+    worker process: the settings of this process (read once, ``config.py``), and the
+    interpreter tuned for serving (``runtime.py``)."""
     shared = os.environ.get(DIR_VARIABLE)
     app = create_app(
         settings_for_this_process(),
