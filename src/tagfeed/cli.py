@@ -75,7 +75,7 @@ def _announce_when_serving(settings: Settings, host: str, port: int, workers: in
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from tagfeed.server.logs import configure_logging
     from tagfeed.server.metrics_share import metrics_for_serving
-    from tagfeed.server.serving import server
+    from tagfeed.server.serving import serve
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -98,7 +98,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # process) needs their snapshots as much as several workers do.
     shared = settings.metrics and (workers > 1 or settings.metrics_port is not None)
     with metrics_for_serving(shared, settings.metrics_port, host):
-        server(settings, host, port, workers).serve()
+        serve(settings, host, port, workers)
     return 0
 
 

@@ -35,11 +35,6 @@ from granian.log import LogLevels
 from tagfeed.config import Settings
 
 APP = "tagfeed.api.app:app_from_environment"
-# Granian's own floor for its read buffer: heads up to this size always fit.
-MIN_HEAD_BYTES = 8192
-# Seconds between the respawns of a worker that died (SIGKILL, out of memory): granian's
-# default; it gives up when one dies again within 5.5 s of its respawn.
-RESPAWN_SECONDS = 3.5
 # hyper's answer to a request line it cannot parse: the knock's answer, from the server
 # alone (the app never sees it, so it leaves no access-log line and no metric).
 _KNOCK = b"KNOCK\r\n\r\n"
@@ -53,13 +48,13 @@ def http1_settings(settings: Settings) -> HTTP1Settings:
     )
 
 
-def server(settings: Settings, host: str, port: int, workers: int) -> Granian:
-    """The server ``tagfeed serve`` runs; ``serve()`` returns once it has stopped."""
-    # Workers are fresh interpreters, as they were under uvicorn: each reads the settings
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Run the server ``tagfeed serve`` runs; return once it has stopped (SIGTERM, SIGINT)."""
+    # Workers are fresh interpreters (spawned, not forked): each reads the settings
     # from the environment once and imports only what serving needs (not this command's
     # migration tooling), and no thread of this process (the log writer) is forked half-way.
     multiprocessing.set_start_method("spawn", force=True)
-    return Granian(
+    Granian(
         APP,
         factory=True,
         address=host,
@@ -74,12 +69,15 @@ def server(settings: Settings, host: str, port: int, workers: int) -> Granian:
         # worker): a lower one would queue real clients behind slow ones.
         log_level=LogLevels.warning,  # our middleware logs one JSON line per request
         log_access=False,
+        # A worker that dies (SIGKILL, out of memory) is replaced at once, as uvicorn did;
+        # one that dies again within 5.5 s of that stops the server (granian's rule).
         respawn_failed_workers=True,
-        respawn_interval=RESPAWN_SECONDS,
-        # The app drains its own requests on shutdown within TAGFEED_DB_TIMEOUT + 5 s
-        # (app.py); a worker still alive well after that is killed.
-        workers_kill_timeout=int(settings.db_timeout) + 15,
-    )
+        # On SIGTERM a worker stops accepting, lets the requests it has read finish (each
+        # bounded by TAGFEED_DB_TIMEOUT, a body by TAGFEED_READ_TIMEOUT; live streams are
+        # ended at once, server/shutdown.py), then runs the app's lifespan shutdown. One
+        # still alive well after that is killed.
+        workers_kill_timeout=int(settings.db_timeout + settings.read_timeout) + 5,
+    ).serve()
 
 
 def wait_until_serving(host: str, port: int, pause: float = 0.05) -> None:
