@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagfeed.config import settings_from_values
+from tagfeed.server.serving import http1_settings
+
 HOST = "127.0.0.1"
 
 
@@ -119,14 +122,17 @@ def server_process(
 @contextmanager
 def peer_server(workers: int, log: Path) -> Iterator[Running]:
     """The bare peer (``bench/peer.py``) on the server ``tagfeed serve`` runs: granian with
-    uvloop, HTTP/1 only, the same number of workers, no access log
-    (``tagfeed.server.serving``)."""
+    uvloop, HTTP/1 only, tagfeed's default head bounds, the same number of workers, no
+    access log (``tagfeed.server.serving``)."""
     port = free_port()
     root = Path(__file__).resolve().parent.parent  # so that ``bench.peer`` imports
+    http1 = http1_settings(settings_from_values())
     command = [
         str(Path(sys.executable).parent / "granian"), "bench.peer:app",
         "--interface", "asgi", "--host", HOST, "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
+        "--http1-buffer-size", str(http1.max_buffer_size),
+        "--http1-header-read-timeout", str(http1.header_read_timeout),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root)}
     with server_process(command, env, log, f"http://{HOST}:{port}") as running:
