@@ -5,7 +5,9 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -141,9 +143,11 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
     port = httpx.URL(running.base_url).port
     assert port is not None
     # The main process's children that accept on the port (not, say, the multiprocessing
-    # resource tracker).
-    workers = _holders(_pids_under(running.process.pid), _socket_inodes(port, 0))
-    assert len(workers) == 2, workers
+    # resource tracker); the server answers once the first of them does.
+    deadline = time.monotonic() + 20
+    while len(workers := _holders(_pids_under(running.process.pid), _socket_inodes(port, 0))) < 2:
+        assert time.monotonic() < deadline, f"workers listening: {workers}"
+        time.sleep(0.1)
     by_worker: dict[int, list[http.client.HTTPConnection]] = {}
     opened: list[http.client.HTTPConnection] = []
     body = json.dumps({"text": "w", "tag": "w"})
@@ -171,6 +175,40 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
         for conn in opened:
             conn.close()
         assert stop_server(running)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves granian's main process no chance to stop its workers; each one ends
+    itself then (runtime.stop_with_parent), gracefully, instead of serving on as an orphan."""
+    running = start_server(
+        f"sqlite:///{tmp_path / 'feed.db'}", tmp_path / "k.log", "--workers", "2"
+    )
+    port = httpx.URL(running.base_url).port
+    assert port is not None
+    deadline = time.monotonic() + 20  # until both workers serve (listen)
+    while len(_holders(_pids_under(running.process.pid), _socket_inodes(port, 0))) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    children = _pids_under(running.process.pid)  # the workers and the resource tracker
+    running.process.kill()
+    running.process.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while alive := [pid for pid in children if _running(pid)]:
+        if time.monotonic() > deadline:
+            for pid in alive:
+                os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"outlived granian's main process: {alive}")
+        time.sleep(0.1)
+    assert running.log_path.read_text().count('"event":"stopped"') == 2
 
 
 def test_bad_setting_stops_start_up_naming_the_variable() -> None:
