@@ -80,6 +80,17 @@ bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the
 bench-ab: $(STAMP) bench-tools  ## two servers, one with the setting AB, driven in turn (~2 min)
 	$(BIN)/python -m bench.ab $(AB) $(BENCH_ARGS)
 
+# The server comparison (docs/performance.md, "Server: granian"): tagfeed and the bare peer on
+# granian and on uvicorn. UVICORN_TAGFEED: the tagfeed command of a tree from before the
+# switch (its serve runs uvicorn); without it, this tree's app under plain uvicorn.
+UVICORN_TAGFEED ?=
+SERVER_ARGS     ?=
+
+.PHONY: bench-servers
+bench-servers: $(BENCH_STAMP) bench-tools  ## tagfeed and the peer, granian vs uvicorn (~7 min)
+	$(BIN)/python -m bench.server_choice \
+	  $(if $(UVICORN_TAGFEED),--uvicorn-tagfeed $(UVICORN_TAGFEED)) $(SERVER_ARGS)
+
 # Streams (docs/performance.md, "Streams"): 1,000 streams and 1,000 posts/s, then 10,000
 # idle streams, on one SQLite server process. STREAMS_ARGS: see python -m bench.streams -h.
 STREAMS_ARGS ?=

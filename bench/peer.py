@@ -1,5 +1,6 @@
-"""The bare peer: a Starlette app on the same uvicorn as tagfeed that does nothing but the
-HTTP round trip, so ``make bench`` can say what tagfeed's own work costs on top of it.
+"""The bare peer: a Starlette app on the same server as tagfeed (granian, as ``tagfeed
+serve`` runs it) that does nothing but the HTTP round trip, so ``make bench`` can say what
+tagfeed's own work costs on top of it.
 
 It answers the request files of the tagfeed scenarios: GET ``/v1/messages/{id}`` with one
 fixed message, GET ``/v1/messages?...`` with a fixed list of 50 (a tag page's size in the

@@ -1,5 +1,5 @@
-"""What a server costs, from /proc, summed over a process and all its descendants (uvicorn's
-supervisor and its workers): resident memory (VmRSS), sampled every 0.5 s by a background
+"""What a server costs, from /proc, summed over a process and all its descendants (granian's
+main process and its workers): resident memory (VmRSS), sampled every 0.5 s by a background
 thread with the maximum kept per named phase, and CPU time."""
 
 import os

@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagfeed.config import settings_from_values
+from tagfeed.server.serving import http1_settings
+
 HOST = "127.0.0.1"
 
 
@@ -110,21 +113,32 @@ def tagfeed_server(database_url: str, workers: int, log: Path) -> Iterator[Runni
 
 
 @contextmanager
-def peer_server(workers: int, log: Path) -> Iterator[Running]:
-    """The bare peer (``bench/peer.py``) on the server ``tagfeed serve`` runs: uvicorn with
-    uvloop and httptools, the same number of workers, no access log."""
-    port = free_port()
-    root = Path(__file__).resolve().parent.parent  # so that ``bench.peer`` imports
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.peer:app",
-        "--host", HOST, "--port", str(port), "--workers", str(workers),
-        "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning", "--no-server-header",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    url = f"http://{HOST}:{port}"
+def server_process(
+    command: list[str], env: dict[str, str], log: Path, url: str
+) -> Iterator[Running]:
+    """Any server process answering ``url/healthz`` once ready: started, waited for, stopped."""
     with _process(command, env, log, f"{url}/healthz", timeout=60) as process:
         yield Running(process, url, log)
+
+
+@contextmanager
+def peer_server(workers: int, log: Path) -> Iterator[Running]:
+    """The bare peer (``bench/peer.py``) on the server ``tagfeed serve`` runs: granian with
+    uvloop, HTTP/1 only, tagfeed's default head bounds, the same number of workers, no
+    access log (``tagfeed.server.serving``)."""
+    port = free_port()
+    root = Path(__file__).resolve().parent.parent  # so that ``bench.peer`` imports
+    http1 = http1_settings(settings_from_values())
+    command = [
+        str(Path(sys.executable).parent / "granian"), "bench.peer:app",
+        "--interface", "asgi", "--host", HOST, "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
+        "--http1-buffer-size", str(http1.max_buffer_size),
+        "--http1-header-read-timeout", str(http1.header_read_timeout),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    with server_process(command, env, log, f"http://{HOST}:{port}") as running:
+        yield running
 
 
 _NGINX_CONF = """\

@@ -40,9 +40,9 @@ def _fail(message: str) -> int:
 
 def _probe(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on, or None. Checked before migrating, so a
-    port in use is one line, not a migration, a start and a stop. uvicorn binds it again
+    port in use is one line, not a migration, a start and a stop. granian binds it again
     just after (with SO_REUSEADDR, as here); another process could take it in between,
-    which uvicorn then reports itself."""
+    which granian then reports itself."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -53,24 +53,17 @@ def _probe(host: str, port: int) -> str | None:
     return None
 
 
-def _announce_when_listening(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Log ``started`` once the port accepts connections, naming the database and the
-    address. uvicorn runs the app's lifespan before it binds and offers no public hook
-    after, so a thread of this (parent) process watches the port; with several workers
-    it is bound once, here, and this line is written once."""
+def _announce_when_serving(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Log ``started`` once a worker answers on the port, naming the database and the
+    address. granian offers no hook for that moment (its main process binds the port
+    before any worker has built the app), so a thread of this (main) process knocks
+    (``serving.wait_until_serving``); with several workers, this line is written once."""
     import structlog
 
-    log = structlog.get_logger("tagfeed")
-    # a wildcard address is listened on, not connected to: knock on loopback instead
-    wildcard = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
-    target = wildcard.get(host, host)
-    while True:
-        try:
-            with socket.create_connection((target, port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.05)
-    log.info(
+    from tagfeed.server.serving import wait_until_serving
+
+    wait_until_serving(host, port)
+    structlog.get_logger("tagfeed").info(
         "started",
         address=f"http://{host if ':' not in host else f'[{host}]'}:{port}",
         database=settings.database.display,
@@ -82,6 +75,7 @@ def _announce_when_listening(settings: Settings, host: str, port: int, workers: 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from tagfeed.server.logs import configure_logging
     from tagfeed.server.metrics_share import metrics_for_serving
+    from tagfeed.server.serving import serve
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -95,38 +89,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             return code
     configure_logging(settings.log_level)
     threading.Thread(
-        target=_announce_when_listening,
+        target=_announce_when_serving,
         args=(settings, host, port, workers),
         name="announce",
         daemon=True,
     ).start()
-    shared = settings.metrics and workers > 1  # a directory the processes' metrics meet in
+    # Every worker is a process of its own, even with one: a metrics port (served by this
+    # process) needs their snapshots as much as several workers do.
+    shared = settings.metrics and (workers > 1 or settings.metrics_port is not None)
     with metrics_for_serving(shared, settings.metrics_port, host):
-        _run_uvicorn(settings, host, port, workers)
+        serve(settings, host, port, workers)
     return 0
-
-
-def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        "tagfeed.api.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        # httptools, plus bounds on slow and oversized request heads (docs/reliability.md).
-        # No limit_concurrency: it counts idle connections too, and would answer 503 to a
-        # real client while idle or slow ones (each closed within seconds) hold the count.
-        http="tagfeed.server.protocol:GuardedHttpToolsProtocol",
-        access_log=False,  # our own middleware logs one structured line per request
-        log_level="warning",
-        server_header=False,
-        # The peer must stay the TCP peer: TAGFEED_TRUSTED_PROXIES checks it (SECURITY.md).
-        proxy_headers=False,
-        timeout_graceful_shutdown=int(settings.db_timeout) + 5,
-    )
 
 
 def _migrate(settings: Settings, *, quiet: bool = False) -> int:

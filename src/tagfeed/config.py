@@ -3,12 +3,11 @@
 A bad value stops start-up with an error naming the variable (``SettingsError``).
 
 Read once per process: the ``tagfeed`` command reads and checks them before anything
-starts, and installs the object (``use_for_this_process``). ``tagfeed serve`` hands uvicorn an
-import string; with one worker uvicorn builds the app in this same process, and the app
-factory and the request-head bounds get the object the command read. With ``--workers N``
-uvicorn spawns fresh interpreters, which share no memory with the command: each reads the
-same, already checked environment once, through the same function, and the app and the
-protocol in it share that one object. No other module reads the environment.
+starts, and installs the object (``use_for_this_process``); the request-head bounds go to
+granian from it (``server/serving.py``). ``tagfeed serve`` hands granian an import string,
+and granian's workers (one or more) are fresh interpreters, which share no memory with the
+command: each reads the same, already checked environment once, through the same function,
+for the app it builds. No other module reads the environment.
 """
 
 import re
@@ -52,9 +51,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     # Hostile clients (docs/reliability.md): the largest request head (request line and
-    # headers) and the time a client has to send a head, and again a body.
-    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
-    read_timeout: float = Field(10.0, gt=0, le=300)
+    # headers) and the time a client has to send a head, and again a body. The bounds are
+    # granian's for the same settings (server/serving.py): a read buffer of at least
+    # 8 KiB, a head timeout in whole milliseconds of at most a minute.
+    max_header_bytes: int = Field(16 * 1024, ge=8 * 1024, le=1024 * 1024)
+    read_timeout: float = Field(10.0, ge=0.001, le=60)
     max_text_length: int = Field(280, ge=1, le=100_000)
     retry_after_seconds: int = Field(2, ge=1, le=3600)
     # Live streams (docs/api.md, "GET /v1/messages/stream"): open streams per process
@@ -270,7 +271,7 @@ def use_for_this_process(settings: Settings) -> None:
 
 
 def settings_for_this_process() -> Settings:
-    """The settings the command read, or (in a worker process uvicorn spawned) the
+    """The settings the command read, or (in a worker process granian spawned) the
     environment's, read and checked once here (module docstring)."""
     if _this_process is None:
         use_for_this_process(load_settings())

@@ -68,7 +68,8 @@ def start_server(
 
 def stop_server(server: Server) -> bool:
     """SIGTERM, then True when the process shut down gracefully: it exited by itself
-    (uvicorn re-raises SIGTERM after its graceful shutdown, hence -15) and logged that
+    (granian's main process exits 0 after its graceful shutdown; -15 would be a process
+    that re-raised SIGTERM, as uvicorn did) and logged that
     the store was closed."""
     if server.process.poll() is None:
         server.process.terminate()

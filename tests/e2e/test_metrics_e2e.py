@@ -173,7 +173,7 @@ def test_metrics_on_a_port_of_their_own(tmp_path: Path, workers: int) -> None:
 
 
 def test_a_killed_worker_s_counts_outlive_it(tmp_path: Path) -> None:
-    """uvicorn replaces a worker killed with SIGKILL; what the dead one had published stays
+    """granian replaces a worker killed with SIGKILL; what the dead one had published stays
     in the totals (its last second may be lost: here every snapshot is in before the kill)."""
     server = start_server(
         sqlite_url(tmp_path),

@@ -1,6 +1,5 @@
-"""Responses are written head and body together (server/protocol.py, _OneWriteResponses):
-the cases where the head must go out without a body, or where something must go out
-before the head, still work against the real server."""
+"""The framing cases of HTTP/1.1 against the real server (granian): a head without a
+body (HEAD), something sent before the head (100 Continue), pipelined requests."""
 
 import socket
 from collections.abc import Iterator

@@ -5,7 +5,9 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -94,7 +96,7 @@ def test_sigterm_exits_cleanly_and_loses_nothing(
 
 
 def _pids_under(parent: int) -> set[int]:
-    """The processes whose parent is ``parent`` (uvicorn's workers under its supervisor)."""
+    """The processes whose parent is ``parent`` (granian's workers under its main process)."""
     children = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -107,25 +109,29 @@ def _pids_under(parent: int) -> set[int]:
     return children
 
 
-def _socket_inode(local_port: int, remote_port: int) -> str:
-    """The inode of the TCP socket from /proc/net/tcp (remote port 0: a listening one)."""
+def _socket_inodes(local_port: int, remote_port: int) -> set[str]:
+    """The inodes of the TCP sockets from /proc/net/tcp (remote port 0: the listening ones;
+    granian's workers each listen on a socket of their own, with SO_REUSEPORT)."""
+    inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if (int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)) == (
             local_port,
             remote_port,
         ):
-            return fields[9]
-    raise AssertionError(f"no socket from port {local_port} to port {remote_port}")
+            inodes.add(fields[9])
+    assert inodes, f"no socket from port {local_port} to port {remote_port}"
+    return inodes
 
 
-def _holders(pids: set[int], inode: str) -> set[int]:
-    """Which of ``pids`` have the socket ``inode`` open."""
+def _holders(pids: set[int], inodes: set[str]) -> set[int]:
+    """Which of ``pids`` have one of the sockets ``inodes`` open."""
+    targets = {f"socket:[{inode}]" for inode in inodes}
     holding = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             with contextlib.suppress(OSError):
-                if os.readlink(fd) == f"socket:[{inode}]":
+                if os.readlink(fd) in targets:
                     holding.add(pid)
     return holding
 
@@ -136,10 +142,12 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
     running = start_server(database_url, tmp_path / "workers.log", "--workers", "2")
     port = httpx.URL(running.base_url).port
     assert port is not None
-    # The supervisor's children that accept on the listening socket (not, say, the
-    # multiprocessing resource tracker).
-    workers = _holders(_pids_under(running.process.pid), _socket_inode(port, 0))
-    assert len(workers) == 2, workers
+    # The main process's children that accept on the port (not, say, the multiprocessing
+    # resource tracker); the server answers once the first of them does.
+    deadline = time.monotonic() + 20
+    while len(workers := _holders(_pids_under(running.process.pid), _socket_inodes(port, 0))) < 2:
+        assert time.monotonic() < deadline, f"workers listening: {workers}"
+        time.sleep(0.1)
     by_worker: dict[int, list[http.client.HTTPConnection]] = {}
     opened: list[http.client.HTTPConnection] = []
     body = json.dumps({"text": "w", "tag": "w"})
@@ -154,7 +162,7 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
             assert response.status == 201, response.read()
             response.read()
             # The process that holds the server's end of this connection answered it.
-            [worker] = _holders(workers, _socket_inode(port, conn.sock.getsockname()[1]))
+            [worker] = _holders(workers, _socket_inodes(port, conn.sock.getsockname()[1]))
             by_worker.setdefault(worker, []).append(conn)
         served = {pid: len(conns) for pid, conns in by_worker.items()}
         assert len(served) == 2, f"one worker answered all {len(opened)} connections: {served}"
@@ -167,6 +175,40 @@ def test_two_workers_serve_the_same_database(database_url: str, tmp_path: Path) 
         for conn in opened:
             conn.close()
         assert stop_server(running)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves granian's main process no chance to stop its workers; each one ends
+    itself then (runtime.stop_with_parent), gracefully, instead of serving on as an orphan."""
+    running = start_server(
+        f"sqlite:///{tmp_path / 'feed.db'}", tmp_path / "k.log", "--workers", "2"
+    )
+    port = httpx.URL(running.base_url).port
+    assert port is not None
+    deadline = time.monotonic() + 20  # until both workers serve (listen)
+    while len(_holders(_pids_under(running.process.pid), _socket_inodes(port, 0))) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    children = _pids_under(running.process.pid)  # the workers and the resource tracker
+    running.process.kill()
+    running.process.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while alive := [pid for pid in children if _running(pid)]:
+        if time.monotonic() > deadline:
+            for pid in alive:
+                os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"outlived granian's main process: {alive}")
+        time.sleep(0.1)
+    assert running.log_path.read_text().count('"event":"stopped"') == 2
 
 
 def test_bad_setting_stops_start_up_naming_the_variable() -> None:

@@ -8,10 +8,14 @@ happens to the server in between, each must end up stored exactly once.
 """
 
 import asyncio
+import contextlib
+import os
 import secrets
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -244,10 +248,29 @@ async def verify(base_url: str, load: Load, acknowledged: list[Logical]) -> Verd
     ).check()
 
 
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rpartition(")")[2].split()[1]) == parent:
+                    found.append(int(entry.name))
+    return found
+
+
 def kill_server(server: Server) -> None:
-    """SIGKILL unless it has exited already; either way, reap it."""
+    """A crash: SIGKILL to granian's main process and at once to its workers (SIGKILL to
+    the main one alone would let each worker shut down gracefully, runtime.stop_with_parent;
+    the main one first, so that it cannot replace them), unless it has exited already;
+    either way, reap it."""
     if server.process.poll() is None:
+        workers = _children(server.process.pid)
         server.process.kill()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     server.process.wait(timeout=10)
 
 

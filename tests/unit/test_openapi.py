@@ -55,7 +55,7 @@ def test_the_configured_limits_are_the_documented_ones() -> None:
         idempotency_key_ttl_hours=7,
         max_body_bytes=5000,
         read_timeout=3.5,
-        max_header_bytes=4096,
+        max_header_bytes=9000,
     )
     text = doc["components"]["schemas"]["NewMessage"]["properties"]["text"]
     assert "1-123 characters" in text["description"]
@@ -63,7 +63,7 @@ def test_the_configured_limits_are_the_documented_ones() -> None:
     assert "within 7 h" in post["parameters"][0]["description"]
     assert "5000 bytes" in post["responses"]["413"]["description"]
     assert "3.5 s" in post["responses"]["408"]["description"]
-    assert "4096 bytes" in post["responses"]["431"]["description"]
+    assert "9000 bytes" in post["responses"]["431"]["description"]
 
 
 def test_the_limits_fixed_in_code_are_the_documented_ones() -> None:

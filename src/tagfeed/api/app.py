@@ -32,7 +32,7 @@ from tagfeed.metrics import METRICS
 from tagfeed.page import page_routes
 from tagfeed.server.logs import configure_logging, flush_logs
 from tagfeed.server.metrics_share import DIR_VARIABLE
-from tagfeed.server.runtime import tune_for_serving
+from tagfeed.server.runtime import stop_with_parent, tune_for_serving
 from tagfeed.server.shutdown import on_shutdown_signal
 from tagfeed.service.messages import MessageService
 from tagfeed.service.reducing import CATCH_UP, keep_running
@@ -177,8 +177,11 @@ def create_app(
 
 
 def app_from_environment() -> Any:
-    """Factory for ``uvicorn --factory`` (``tagfeed serve``): the settings of this process
-    (read once, ``config.py``), and the interpreter tuned for serving (``runtime.py``)."""
+    """Factory for granian (``tagfeed serve``, ``server/serving.py``), called once in each
+    worker process: the settings of this process (read once, ``config.py``), and the
+    interpreter tuned for serving (``runtime.py``), which ends with granian's main process
+    (``runtime.stop_with_parent``)."""
+    stop_with_parent()
     shared = os.environ.get(DIR_VARIABLE)
     app = create_app(
         settings_for_this_process(),

@@ -56,20 +56,24 @@ def _problem(description: str, headers: Json | None = None) -> Json:
 
 
 def _common_refusals(operation: Operation, settings: Settings) -> dict[int, Json]:
-    """The problems an operation may meet besides its own: those of the HTTP layer
-    (server/protocol.py) on every operation, then authentication and the database."""
-    limit = settings.max_header_bytes
+    """The problems an operation may meet besides its own: the HTTP server's refusals
+    (granian, ``server/serving.py``) on every operation, a body's timeout where there is a
+    body, then authentication and the database."""
     refusals = {
-        400: _problem("malformed HTTP (bad request line, header or URL bytes)"),
-        408: _problem(
-            f"the request head (or, on POST, the body) did not arrive within "
-            f"{settings.read_timeout:g} s (TAGFEED_READ_TIMEOUT)"
+        400: _problem(
+            "malformed HTTP (bad request line, header or URL bytes): granian answers it with"
+            " an empty body, not a problem, and closes the connection"
         ),
-        414: _problem(f"URL longer than {limit} bytes (TAGFEED_MAX_HEADER_BYTES)"),
-        431: _problem(
-            f"request line and headers longer than {limit} bytes (TAGFEED_MAX_HEADER_BYTES)"
-        ),
+        431: {
+            "description": f"request line and headers longer than {settings.max_header_bytes}"
+            " bytes (TAGFEED_MAX_HEADER_BYTES), or more than 100 header fields: granian"
+            " answers with an empty body, not a problem, and closes the connection"
+        },
     }
+    if operation.body is not None:
+        refusals[408] = _problem(
+            f"the body did not arrive within {settings.read_timeout:g} s (TAGFEED_READ_TIMEOUT)"
+        )
     if operation.secured:
         refusals[401] = _problem("JWT mode: no bearer token, or an invalid one", _WWW_AUTHENTICATE)
         counting = "; either mode: counting needs the role TAGFEED_COUNT_ROLE names, when it is set"

@@ -44,10 +44,8 @@ KINDS: dict[int, ProblemKind] = {
     408: ProblemKind("request-timeout", "Request timeout"),
     409: ProblemKind("conflict", "Conflict"),
     413: ProblemKind("content-too-large", "Content too large"),
-    414: ProblemKind("uri-too-long", "URI too long"),
     415: ProblemKind("unsupported-media-type", "Unsupported media type"),
     422: ProblemKind("unprocessable", "Unprocessable content"),
-    431: ProblemKind("header-fields-too-large", "Request header fields too large"),
     500: ProblemKind("internal-error", "Internal server error"),
     503: ProblemKind("unavailable", "Service unavailable"),
 }
@@ -77,8 +75,7 @@ def request_id_of(request: Request) -> str:
 def problem(
     status: int, detail: str, request_id: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """The one rendering of a problem, for the app's handlers and for the refusals the
-    HTTP protocol sends before any app runs (``server/protocol.py``)."""
+    """The one rendering of a problem, for the app's handlers and middleware."""
     kind = KINDS.get(status) or ProblemKind(f"http-{status}", "Error")
     body = encoder.encode(Problem(f"/problems/{kind.slug}", kind.title, status, detail, request_id))
     return Response(body, status, headers, media_type=PROBLEM_JSON)

@@ -145,12 +145,12 @@ def _family(name: str, documentation: str, kind: str, values: dict[_Key, float])
 
 @contextmanager
 def metrics_for_serving(shared: bool, port: int | None, host: str) -> Iterator[None]:
-    """For ``tagfeed serve``'s lifetime: with ``shared`` (several processes), a fresh
-    directory named in ``TAGFEED_METRICS_DIR``, removed when the server stops. With
-    ``port``, the metrics served there by prometheus-client's own HTTP server in a thread
-    of this process: the workers' snapshots merged, or, with one process (uvicorn then
-    serves in this one), its own registry, live. (With one process uvicorn ends it by
-    re-raising SIGTERM, so nothing after ``yield`` runs then: no directory to leave.)"""
+    """For ``tagfeed serve``'s lifetime: with ``shared`` (several processes, or a metrics
+    port), a fresh directory named in ``TAGFEED_METRICS_DIR``, removed when the server
+    stops. With ``port``, the metrics served there by prometheus-client's own HTTP server
+    in a thread of this process: the workers' snapshots merged when ``shared`` (as
+    ``tagfeed serve`` does: granian's workers are processes of their own, even one), else
+    this process's own registry, live."""
     with ExitStack() as stack:
         registry: Collector = METRICS.registry
         if shared:

@@ -1,11 +1,12 @@
 """Telling the app when the server's graceful shutdown begins.
 
-On SIGTERM (or SIGINT) uvicorn stops accepting connections and then waits for the open
-ones to finish their responses before it runs the app's lifespan shutdown: a live stream
-never finishes by itself, so without a word it would hold the shutdown until uvicorn's
-``timeout_graceful_shutdown`` cancels it. ASGI has no message for "shutdown has begun",
-so the app chains a callback onto the signal handlers uvicorn installed before starting
-it (``signal.signal``, public; uvicorn restores its own predecessors when it is done).
+On SIGTERM (or SIGINT) a granian worker stops accepting connections and then waits for
+the open ones to finish their responses before it runs the app's lifespan shutdown: a
+live stream never finishes by itself, so without a word it would hold the shutdown until
+granian's main process kills the worker (``serving.py``, ``workers_kill_timeout``). ASGI
+has no message for "shutdown has begun", so the app chains a callback onto the signal
+handlers the worker's event loop installed before starting it (``signal.signal``,
+public; the loop itself hears the signal through its wakeup file descriptor either way).
 """
 
 import asyncio
