@@ -12,9 +12,10 @@ The lag of an event, for each reducer, is the time its checkpoint passed the eve
 position minus the event's ``recorded_at`` (the server's clock, just before the append's
 commit). A sampler process reads ``reducer_checkpoints`` every ``--sample-ms``: the
 reducer committed the event after the start of the last sample that had not seen it and
-before the end of the first that had. The lag given is that upper bound; the mean width of
-the interval (the resolution) is given too. Events of the first ``--warmup`` seconds are
-left out. The figures: p50/p99/max per reducer, and what the load reached.
+before the end of the first that had. The lag given is that upper bound; the lower bound
+is given too (they part when the sampler itself waits for a CPU). Events of the first
+``--warmup`` seconds are left out. The figures: p50/p99/max per reducer, and what the load
+reached.
 """
 
 import argparse
@@ -129,19 +130,20 @@ def recorded(url: str, after: int) -> list[tuple[int, float]]:
 def lags(
     events: list[tuple[int, float]], samples: list[Sample], name: str
 ) -> tuple[list[float], list[float]]:
-    """Per event, in ms: the upper bound of the lag, and the width of the interval the
-    commit fell in. Events the samples never saw applied are left out (counted apart)."""
+    """Per event, in ms: the upper and the lower bound of its lag (the commit fell after
+    the start of the last sample that had not seen it, before the end of the first that
+    had; a sampler that stalled widens the interval). Events the samples never saw
+    applied are left out."""
     seen = [s[2].get(name, 0) for s in samples]  # checkpoints never move back
-    upper, widths = [], []
+    upper, lower = [], []
     for position, at in events:
         first = bisect_left(seen, position)  # the first sample that saw it applied
         if first == len(samples):
             continue
-        committed_by = samples[first][1]
         committed_after = samples[first - 1][0] if first else samples[0][0]
-        upper.append((committed_by - at) * 1000)
-        widths.append((committed_by - committed_after) * 1000)
-    return upper, widths
+        upper.append((samples[first][1] - at) * 1000)
+        lower.append(max(committed_after - at, 0.0) * 1000)
+    return upper, lower
 
 
 async def post_at_rate(
@@ -229,10 +231,10 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     for name in REDUCERS:
-        upper, widths = lags(events, samples, name)
+        upper, lower = lags(events, samples, name)
         result[f"lag_ms_{name}"] = {
             **summary(upper),
-            "resolution_ms_mean": round(sum(widths) / len(widths), 2),
+            "lower_bound": summary(lower),
             "not_applied_by_the_end": len(events) - len(upper),
         }
     return result

@@ -16,10 +16,10 @@ SAMPLES: list[Sample] = [
 
 def test_each_event_s_lag_runs_to_the_end_of_the_first_sample_that_saw_it() -> None:
     events = [(2, 9.9), (3, 10.25), (5, 10.3)]
-    upper, widths = lags(events, SAMPLES, "tags")
+    upper, lower = lags(events, SAMPLES, "tags")
     assert upper == pytest.approx([400.0, 450.0, 400.0])  # ms: 10.3 - 9.9, 10.7 - 10.25, ...
     # committed after the start of the sample before: 10.0 (for 2), 10.4 (for 3 and 5)
-    assert widths == pytest.approx([300.0, 300.0, 300.0])
+    assert lower == pytest.approx([100.0, 150.0, 100.0])
 
 
 def test_a_reducer_that_never_reached_an_event_leaves_it_out() -> None:
