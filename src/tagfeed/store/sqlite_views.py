@@ -9,6 +9,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -54,15 +55,41 @@ ADD_TAGS = (
 )
 
 
+def in_table_order(rows: list[Message]) -> list[Message]:
+    """``rows`` in the messages table's own order, (tag, created_at, id): written so, a
+    fresh table grows at its end, each page written once (a rebuild's runs). Grouped
+    by tag first: the log holds each tag's messages almost in time order already."""
+    by_tag: dict[str, list[Message]] = {}
+    for row in rows:
+        group = by_tag.get(row.tag)
+        if group is None:
+            by_tag[row.tag] = [row]
+        else:
+            group.append(row)
+    ordered: list[Message] = []
+    for tag in sorted(by_tag):
+        group = by_tag[tag]
+        group.sort(key=_CREATED_AT_AND_ID)
+        ordered += group
+    return ordered
+
+
+_CREATED_AT_AND_ID = itemgetter(4, 0)  # of a Message
+
+
 def row_from_message(message: tuple[str, str, str, str, Any]) -> StoredRow:
     """A message (or the same five fields as a plain tuple) as the table holds it:
     ``created_at`` in microseconds since the epoch."""
     return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
 
 
+def message_rows(rows: list[Message]) -> bytes:
+    """The parameter of ``INSERT_MESSAGES`` inserting ``rows``."""
+    return _encode([row_from_message(m) for m in rows])
+
+
 def _messages(conn: sqlite3.Connection, rows: list[Message], table: str) -> None:
-    sql = INSERT_MESSAGES.format(table=table, rows="?")
-    conn.execute(sql, (_encode([row_from_message(m) for m in rows]),))
+    conn.execute(INSERT_MESSAGES.format(table=table, rows="?"), (message_rows(rows),))
 
 
 def _counts(conn: sqlite3.Connection, increments: list[CounterRow], table: str) -> None:
