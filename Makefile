@@ -88,6 +88,15 @@ STREAMS_ARGS ?=
 bench-streams: $(STAMP)  ## stream latency (201 -> event) and idle RSS; prints JSON (~1 minute)
 	$(BIN)/python -m bench.streams $(STREAMS_ARGS)
 
+# Rebuild (docs/performance.md, "Rebuild"): the bench data set imported into a fresh SQLite
+# file and PostgreSQL database, then `tagfeed rebuild VIEW` timed for every view.
+# REBUILD_ARGS: see python -m bench.rebuild -h; e.g. --before 0da6980 times that revision too.
+REBUILD_ARGS ?=
+
+.PHONY: bench-rebuild
+bench-rebuild: $(STAMP)  ## rebuild rate of every view, 1M events, both backends (~10 minutes)
+	$(BIN)/python -m bench.rebuild $(REBUILD_ARGS)
+
 # -- fault tests (docs/reliability.md) ----------------------------------------------------
 # SIGKILL/SIGTERM under load, a PostgreSQL of their own stopped and locked, SQLite locked.
 FAULTS_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tagfeed.domain.ids import EPOCH
 from tagfeed.domain.model import Message
-from tagfeed.store.sqlite_views import in_table_order
+from tagfeed.store.sqlite_views import TableOrder, row_from_message
 
 rows = st.lists(
     st.builds(
@@ -23,8 +23,13 @@ rows = st.lists(
 )
 
 
-@given(rows)
-def test_rows_come_out_in_the_tables_key_order(messages: list[Message]) -> None:
-    ordered = in_table_order(list(messages))
+@given(rows, st.integers(0, 40))
+def test_rows_come_out_in_the_tables_key_order(messages: list[Message], cut: int) -> None:
+    order = TableOrder()
+    order.add(messages[:cut])
+    order.add(iter(messages[cut:]))
+    assert order.rows == len(messages)
     # Python compares str by code point, as SQLite's BINARY collation compares UTF-8.
-    assert ordered == sorted(messages, key=lambda m: (m.tag, m.created_at, m.id))
+    expected = sorted(map(row_from_message, messages), key=lambda r: (r[2], r[4], r[0]))
+    assert order.take() == expected
+    assert (order.take(), order.rows) == ([], 0)

@@ -12,6 +12,7 @@ table (a migration), an applier in ``store/sqlite_views.py`` and
 """
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,4 +133,12 @@ async def rebuild(store: Store, name: str, *, batch: int = REBUILD_BATCH) -> int
     reducer = VIEWS.get(name)
     if reducer is None:
         raise ValueError(f"no view named {name!r}; known: {', '.join(VIEWS)}")
-    return await store.rebuild_view(reducer, checkpointed=name in CATCH_UP, batch=batch)
+    # Millions of short-lived objects, and a run of messages held at once, with no cycles
+    # among them: the cyclic collector took a tenth of the time finding nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await store.rebuild_view(reducer, checkpointed=name in CATCH_UP, batch=batch)
+    finally:
+        if collecting:
+            gc.enable()

@@ -44,13 +44,12 @@ from tagfeed.store.prefetch import read_ahead
 from tagfeed.store.sqlite_bulk import BUMP_GENERATION
 from tagfeed.store.sqlite_views import (
     APPLIERS,
-    INSERT_MESSAGES,
+    FILL_MESSAGES,
     TABLES,
-    in_table_order,
-    message_rows,
+    TableOrder,
 )
 
-CACHE_MIB = 512
+CACHE_MIB = 256
 RUN_MESSAGES = 1_000_000
 _SET_CHECKPOINT = (
     "INSERT INTO reducer_checkpoints (name, position) VALUES (?, ?)"
@@ -100,7 +99,7 @@ def _renamed(create: str, table: str, fresh: str) -> str:
     return renamed
 
 
-def _transaction(conn: sqlite3.Connection, work: Callable[[], None]) -> None:
+def _transaction(conn: sqlite3.Connection, work: Callable[[], object]) -> None:
     """``work`` in a transaction of its own, or in the one already open."""
     own = not conn.in_transaction
     if own:
@@ -155,25 +154,21 @@ def _write_runs(
     batch: int,
 ) -> int:
     """The messages view: fold the chunks into runs and write each in the table's order,
-    ``batch`` rows a statement, the next statement's parameter made on another thread
-    while SQLite inserts (without the GIL); return the last position."""
-    insert = INSERT_MESSAGES.format(table=fresh, rows="?")
+    ``batch`` rows a transaction; return the last position."""
+    fill = FILL_MESSAGES.format(table=fresh)
+    run = TableOrder()
 
-    def write(run: list[Message]) -> None:
-        ordered = in_table_order(run)
-        run.clear()
-        slices = (ordered[start : start + batch] for start in range(0, len(ordered), batch))
-        with read_ahead(map(message_rows, slices)) as parameters:
-            for rows in parameters:
-                conn.execute(insert, (rows,))
+    def write() -> None:
+        ordered = run.take()
+        for start in range(0, len(ordered), batch):
+            _transaction(conn, lambda: conn.executemany(fill, ordered[start : start + batch]))  # noqa: B023
 
     last = 0
-    run: list[Message] = []
     for last, chunk in chunks:  # noqa: B007 - the last one is returned
-        run += reducer.fold([MessagePosted(m) for m in chunk])
-        if len(run) >= RUN_MESSAGES:
-            write(run)
-    write(run)
+        run.add(reducer.fold([MessagePosted(m) for m in chunk]))
+        if run.rows >= RUN_MESSAGES:
+            write()
+    write()
     return last
 
 

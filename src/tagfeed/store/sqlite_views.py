@@ -8,7 +8,7 @@ it on the live tables, catch-up and rebuild call it directly, rebuild on fresh t
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -41,6 +41,10 @@ INSERT_MESSAGES = (
     " SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each({rows})"
     " ORDER BY 3, 5"
 )
+# A rebuild's rows into its fresh table, already in the table's order (``TableOrder``):
+# bound one by one, with no JSON to make and parse and no sort (measured: a quarter less
+# time for SQLite and Python together).
+FILL_MESSAGES = "INSERT INTO {table} (id, text, tag, user_id, created_at) VALUES (?, ?, ?, ?, ?)"
 ADD_COUNTS = (
     "INSERT INTO {table} (tag, span, start, slot, n)"
     " SELECT value->>0, value->>1, value->>2, 0, value->>3 FROM json_each({rows})"
@@ -55,26 +59,40 @@ ADD_TAGS = (
 )
 
 
-def in_table_order(rows: list[Message]) -> list[Message]:
-    """``rows`` in the messages table's own order, (tag, created_at, id): written so, a
-    fresh table grows at its end, each page written once (a rebuild's runs). Grouped
-    by tag first: the log holds each tag's messages almost in time order already."""
-    by_tag: dict[str, list[Message]] = {}
-    for row in rows:
-        group = by_tag.get(row.tag)
-        if group is None:
-            by_tag[row.tag] = [row]
-        else:
-            group.append(row)
-    ordered: list[Message] = []
-    for tag in sorted(by_tag):
-        group = by_tag[tag]
-        group.sort(key=_CREATED_AT_AND_ID)
-        ordered += group
-    return ordered
+class TableOrder:
+    """Rows of the messages table gathered by tag as they come, handed back in the
+    table's own order, (tag, created_at, id): written so, a fresh table only grows at its
+    end, each page written once (a rebuild's runs). Gathering by tag as the messages
+    come leaves a short sort per tag at the end: the log holds each tag's messages
+    almost in time order already."""
+
+    def __init__(self) -> None:
+        self._by_tag: dict[str, list[StoredRow]] = {}
+        self.rows = 0
+
+    def add(self, messages: Iterable[Message]) -> None:
+        by_tag = self._by_tag
+        for row in map(row_from_message, messages):
+            group = by_tag.get(row[2])
+            if group is None:
+                by_tag[row[2]] = [row]
+            else:
+                group.append(row)
+            self.rows += 1
+
+    def take(self) -> list[StoredRow]:
+        """Every row added since the last take, in the table's order."""
+        ordered: list[StoredRow] = []
+        for tag in sorted(self._by_tag):
+            group = self._by_tag[tag]
+            group.sort(key=_CREATED_AT_AND_ID)
+            ordered += group
+        self._by_tag.clear()
+        self.rows = 0
+        return ordered
 
 
-_CREATED_AT_AND_ID = itemgetter(4, 0)  # of a Message
+_CREATED_AT_AND_ID = itemgetter(4, 0)  # of a StoredRow
 
 
 def row_from_message(message: tuple[str, str, str, str, Any]) -> StoredRow:
@@ -83,13 +101,9 @@ def row_from_message(message: tuple[str, str, str, str, Any]) -> StoredRow:
     return (message[0], message[1], message[2], message[3], epoch_micros(message[4]))
 
 
-def message_rows(rows: list[Message]) -> bytes:
-    """The parameter of ``INSERT_MESSAGES`` inserting ``rows``."""
-    return _encode([row_from_message(m) for m in rows])
-
-
 def _messages(conn: sqlite3.Connection, rows: list[Message], table: str) -> None:
-    conn.execute(INSERT_MESSAGES.format(table=table, rows="?"), (message_rows(rows),))
+    sql = INSERT_MESSAGES.format(table=table, rows="?")
+    conn.execute(sql, (_encode([row_from_message(m) for m in rows]),))
 
 
 def _counts(conn: sqlite3.Connection, increments: list[CounterRow], table: str) -> None:
