@@ -108,6 +108,15 @@ LAG_ARGS ?=
 bench-lag: $(STAMP)  ## catch-up reducers' lag (commit - recorded_at) p50/p99/max; prints JSON (~1 min)
 	$(BIN)/python -m bench.lag $(LAG_ARGS)
 
+# Rebuild (docs/performance.md, "Rebuild"): the bench data set imported into a fresh SQLite
+# file and PostgreSQL database, then `tagfeed rebuild VIEW` timed for every view.
+# REBUILD_ARGS: see python -m bench.rebuild -h; e.g. --before 0da6980 times that revision too.
+REBUILD_ARGS ?=
+
+.PHONY: bench-rebuild
+bench-rebuild: $(STAMP)  ## rebuild rate of every view, 1M events, both backends (~10 minutes)
+	$(BIN)/python -m bench.rebuild $(REBUILD_ARGS)
+
 # -- fault tests (docs/reliability.md) ----------------------------------------------------
 # SIGKILL/SIGTERM under load (server, relay, reducers), a PostgreSQL of their own stopped and
 # locked, SQLite locked.

@@ -233,6 +233,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
     from tagfeed.service.reducing import VIEWS, rebuild
+    from tagfeed.store.codec import UnknownEvent
     from tagfeed.store.diagnosis import explain
     from tagfeed.store.errors import StoreError
     from tagfeed.store.factory import store_from_settings
@@ -255,6 +256,8 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     except StoreError as exc:
         reason = explain(settings.database, exc)
         return _fail(f"rebuild failed; the old view is still in place: {reason}")
+    except UnknownEvent as exc:  # appended by a newer tagfeed
+        return _fail(f"rebuild failed; the old view is still in place: {exc}; upgrade tagfeed")
     seconds = time.perf_counter() - started
     print(f"rebuilt {args.view} up to position {position} in {seconds:.2f} s")
     return 0

@@ -1,12 +1,17 @@
 """Rebuilding a view from the log gives the view the write path and the reducers kept:
 for random histories (posts in units of any size, imports of old messages, ids refused
-as duplicates), every query answers the same after ``rebuild_view`` as before it."""
+as duplicates, spans longer than trending's horizon), every query answers the same after
+``rebuild_view`` as before it, and trending's table holds the same rows. Events appended
+while a rebuild reads the log are in the view it swaps in; one that fails leaves the old
+view serving."""
 
 import asyncio
 import itertools
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import asyncpg
 import pytest
@@ -20,24 +25,30 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.reducers import tags, trending
-from tagfeed.service.reducing import VIEWS, catch_up, rebuild
+from tagfeed.reducers import Reducer, Tagged, tags, trending
+from tagfeed.service.reducing import CATCH_UP, VIEWS, catch_up, rebuild
+from tagfeed.store import sqlite_rebuild, trending_views
+from tagfeed.store.codec import UnknownEvent
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.migrate import upgrade
 from tagfeed.store.port import ImportBatch, Store, unit_of_work
-from tests.integration.test_reducers import tag_stats
+from tests.integration.test_reducers import query, tag_stats
 
 START = datetime(2026, 11, 28, 22, tzinfo=UTC)
 TAGS = ["a", "b", "c"]
 WHOLE = TimeRange(None, None)
 
-# A history: steps, each a unit of posts or an import, of (tag, minutes after START).
-message_at = st.tuples(st.sampled_from(TAGS), st.integers(-3000, 3000))
+# A history: steps, each a unit of posts or an import, of (tag, minutes after START):
+# mostly within two days, some up to 90 days away (beyond trending's 35-day horizon).
+DAYS_90 = 90 * 24 * 60
+minutes = st.one_of(st.integers(-3000, 3000), st.integers(-DAYS_90, DAYS_90))
+message_at = st.tuples(st.sampled_from(TAGS), minutes)
 step = st.tuples(st.booleans(), st.lists(message_at, min_size=1, max_size=6))
 histories = st.lists(step, min_size=1, max_size=8)
+History = list[tuple[bool, list[tuple[str, int]]]]
 
 
-async def play(store: Store, history: list[tuple[bool, list[tuple[str, int]]]]) -> None:
+async def play(store: Store, history: History) -> None:
     numbers = itertools.count(1)
     earlier: list[Message] = []
     for is_import, rows in history:
@@ -74,7 +85,13 @@ async def answers(store: Store, url: str) -> dict[str, Any]:
     seen["tags"] = await asyncio.to_thread(tag_stats, url)
     for window in trending.WINDOWS.values():
         seen[f"trending {window.name}"] = await store.trending(window.hours, 100)
+    # All of trending's state, the hours it keeps and the clock too: what later events
+    # are folded into.
+    seen["trending rows"] = await asyncio.to_thread(query, url, TRENDING_ROWS)
     return seen
+
+
+TRENDING_ROWS = f"SELECT * FROM {trending_views.TABLE} ORDER BY window_hours, hour, tag"
 
 
 async def fresh_database(url: str, tmp_path: Path, number: int) -> str:
@@ -101,10 +118,17 @@ async def fresh_database(url: str, tmp_path: Path, number: int) -> str:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(history=histories, batch=st.integers(1, 9))
+@given(history=histories, batch=st.integers(1, 9), run=st.integers(1, 9))
 def test_a_rebuilt_view_answers_like_the_one_kept_by_the_write_path(
-    database_url: str, tmp_path: Path, history: list[tuple[bool, list[tuple[str, int]]]], batch: int
+    database_url: str,
+    tmp_path: Path,
+    history: list[tuple[bool, list[tuple[str, int]]]],
+    batch: int,
+    run: int,
 ) -> None:
+    """``batch``: events a read of the log (and, SQLite, a statement of the messages
+    view); ``run``: the messages the SQLite rebuild sorts and writes at a time."""
+
     async def check() -> None:
         url = await fresh_database(database_url, tmp_path, next(EXAMPLES))
         store = store_from_settings(Settings(database_url=url))
@@ -117,7 +141,8 @@ def test_a_rebuilt_view_answers_like_the_one_kept_by_the_write_path(
             assert sum(len(before[f"page {t}"]) for t in TAGS) == len(before["page None"])
             head = await store.head()
             for name in VIEWS:
-                assert await rebuild(store, name, batch=batch) == head
+                with mock.patch.object(sqlite_rebuild, "RUN_MESSAGES", run):
+                    assert await rebuild(store, name, batch=batch) == head
                 assert await answers(store, url) == before, name
         finally:
             await store.close()
@@ -167,3 +192,97 @@ def test_the_rebuild_command_swaps_the_view_and_says_where_it_stands(
     assert capsys.readouterr().out.startswith("rebuilt counts up to position 3 in ")
     assert main(["rebuild", "trending-soon"]) == 2
     assert "no view 'trending-soon'; known: messages, counts, tags" in capsys.readouterr().err
+
+
+def posting_midway(
+    reducer: Reducer[Any], store: Store, loop: asyncio.AbstractEventLoop, more: History
+) -> Reducer[Any]:
+    """``reducer``, whose whole-log fold (on a worker thread) posts ``more`` once it has
+    read the log: events appended between a rebuild's first pass and its swap."""
+    assert reducer.fold_tagged is not None
+    fold_tagged = reducer.fold_tagged
+
+    def fold(messages: Iterable[Tagged]) -> Any:
+        read = list(messages)
+        asyncio.run_coroutine_threadsafe(play(store, more), loop).result(timeout=60)
+        return fold_tagged(read)
+
+    return Reducer(reducer.name, reducer.fold, fold)
+
+
+@pytest.mark.parametrize("name", ["counts", "tags", "trending"])
+async def test_events_appended_during_the_first_pass_are_in_the_view_swapped_in(
+    store: Store, database_url: str, name: str
+) -> None:
+    await play(store, [(False, [("a", n), ("b", -n)]) for n in range(0, 900, 60)])
+    more: History = [(False, [("c", 30), ("a", 2000)]), (True, [("b", -5000)])]
+    reducer = posting_midway(VIEWS[name], store, asyncio.get_running_loop(), more)
+    position = await store.rebuild_view(reducer, checkpointed=name in CATCH_UP, batch=4)
+    assert position == await store.head() == 33
+    swapped = await answers(store, database_url)
+    assert await rebuild(store, name) == 33  # from the log as it is now
+    assert await answers(store, database_url) == swapped
+
+
+class Stopped(Exception):
+    """A rebuild interrupted half way."""
+
+
+def stopping(reducer: Reducer[Any]) -> Reducer[Any]:
+    """``reducer``, whose folds fail once they have read part of the log."""
+
+    def fail(events: Iterable[Any]) -> Any:
+        next(iter(events))
+        raise Stopped
+
+    return Reducer(reducer.name, fail, None if reducer.fold_tagged is None else fail)
+
+
+async def test_a_rebuild_stopped_half_way_leaves_the_old_view_serving(
+    store: Store, database_url: str
+) -> None:
+    await play(store, [(False, [("a", n), ("b", n)]) for n in range(0, 3000, 100)])
+    for name, reducer in VIEWS.items():
+        for each in CATCH_UP.values():
+            await catch_up(store, each)
+        before = await answers(store, database_url)
+        with pytest.raises(Stopped):
+            await store.rebuild_view(stopping(reducer), checkpointed=False, batch=7)
+        assert await answers(store, database_url) == before, name
+        await play(store, [(False, [("c", 1)])])  # posts go on
+        assert await rebuild(store, name, batch=7) == await store.head()  # the next one works
+    assert len((await answers(store, database_url))["page c"]) == len(VIEWS)
+
+
+async def test_an_event_this_code_cannot_read_stops_the_rebuild_not_the_view(
+    store: Store,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await play(store, [(False, [("a", 1), ("b", 2)])])
+    await asyncio.to_thread(append_unknown_event, database_url)
+    before = await answers(store, database_url)
+    for name in VIEWS:
+        with pytest.raises(UnknownEvent, match="cannot read 1 events after position 2 up to 3"):
+            await rebuild(store, name, batch=2)
+        assert await answers(store, database_url) == before, name
+
+    from tagfeed.cli import main
+
+    monkeypatch.setenv("TAGFEED_DATABASE_URL", database_url)
+    assert await asyncio.to_thread(main, ["rebuild", "tags"]) == 1
+    assert capsys.readouterr().err == (
+        "tagfeed: rebuild failed; the old view is still in place: cannot read 1 events after"
+        " position 0 up to 3: only MessagePosted v1 is known; upgrade tagfeed\n"
+    )
+
+
+def append_unknown_event(url: str) -> None:
+    """Position 3: a ``MessageEdited``, as a newer tagfeed might append it."""
+    values = "3, '018f0000-0000-7000-8000-000000000003', 'MessageEdited', 1, '{}', "
+    if url.startswith("sqlite:///"):
+        query(url, f"INSERT INTO events VALUES ({values} 0)")
+    else:
+        query(url, f"INSERT INTO events VALUES ({values} now())")
+        query(url, "UPDATE event_head SET position = 3")

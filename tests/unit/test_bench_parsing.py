@@ -9,6 +9,7 @@ import pytest
 
 from bench.dataset import HOT_TAG, TAGS, YEAR, generate_lines, tag_name
 from bench.pgbench import parse_pgbench_output
+from bench.rebuild import parse_rebuilt
 from bench.wrk import WrkError, parse_wrk_output
 
 WRK_LATENCY = """\
@@ -118,3 +119,9 @@ def test_the_same_seed_gives_the_same_lines() -> None:
     first = list(generate_lines(200, seed=3, end=END))
     assert first == list(generate_lines(200, seed=3, end=END))
     assert first != list(generate_lines(200, seed=4, end=END))
+
+
+def test_reads_what_the_rebuild_command_prints() -> None:
+    assert parse_rebuilt("rebuilt counts up to position 1000000 in 4.87 s\n") == (1_000_000, 4.87)
+    with pytest.raises(RuntimeError, match="cannot read the rebuild's output"):
+        parse_rebuilt("tagfeed: rebuild failed")

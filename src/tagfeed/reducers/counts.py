@@ -13,8 +13,7 @@ from collections.abc import Iterable
 
 from tagfeed.domain.counting import ALL_TAGS
 from tagfeed.domain.events import MessagePosted
-from tagfeed.domain.ids import epoch_micros
-from tagfeed.reducers import Reducer
+from tagfeed.reducers import Reducer, Tagged, tagged
 
 NAME = "counts"
 HOUR_SECONDS = 3600
@@ -26,9 +25,10 @@ DAY_MICROS = DAY_SECONDS * 1_000_000
 CounterRow = tuple[str, int, int, int]
 
 
-def fold_micros(tagged_micros: Iterable[tuple[str, int]]) -> list[CounterRow]:
+def fold_micros(tagged_micros: Iterable[Tagged]) -> list[CounterRow]:
     """The counter increments of messages given as (tag, created_at in microseconds since
-    the epoch): one row per counter, in no particular order.
+    the epoch): one row per counter, in no particular order. Holds one entry per
+    distinct (tag, hour) while it reads ``tagged_micros``, never the messages.
 
     Starts are floored with Python's ``%``, never negative for a positive divisor, so
     instants before 1970 land in the right hour and day too.
@@ -54,7 +54,7 @@ def fold_micros(tagged_micros: Iterable[tuple[str, int]]) -> list[CounterRow]:
 
 def fold(events: Iterable[MessagePosted]) -> list[CounterRow]:
     """The counter increments of ``events``."""
-    return fold_micros((e.message.tag, epoch_micros(e.message.created_at)) for e in events)
+    return fold_micros(tagged(events))
 
 
-REDUCER = Reducer(NAME, fold)
+REDUCER = Reducer(NAME, fold, fold_micros)

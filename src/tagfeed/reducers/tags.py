@@ -8,8 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tagfeed.domain.events import MessagePosted
-from tagfeed.domain.ids import epoch_micros
-from tagfeed.reducers import Reducer
+from tagfeed.reducers import Reducer, Tagged, tagged
 
 NAME = "tags"
 
@@ -24,18 +23,24 @@ class TagChange:
     last: int
 
 
-def fold(events: Iterable[MessagePosted]) -> dict[str, TagChange]:
+def fold_tagged(messages: Iterable[Tagged]) -> dict[str, TagChange]:
+    """One change per tag met."""
     changes: dict[str, TagChange] = {}
-    for event in events:
-        at = epoch_micros(event.message.created_at)
-        change = changes.get(event.message.tag)
+    for tag, at in messages:
+        change = changes.get(tag)
         if change is None:
-            changes[event.message.tag] = TagChange(1, at, at)
+            changes[tag] = TagChange(1, at, at)
         else:
             change.messages += 1
-            change.first = min(change.first, at)
-            change.last = max(change.last, at)
+            if at < change.first:
+                change.first = at
+            elif at > change.last:
+                change.last = at
     return changes
 
 
-REDUCER = Reducer(NAME, fold)
+def fold(events: Iterable[MessagePosted]) -> dict[str, TagChange]:
+    return fold_tagged(tagged(events))
+
+
+REDUCER = Reducer(NAME, fold, fold_tagged)

@@ -27,9 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tagfeed.domain.events import MessagePosted
-from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.trends import WINDOW_HOURS
-from tagfeed.reducers import Reducer
+from tagfeed.reducers import Reducer, Tagged, tagged
 
 NAME = "trending"
 HOUR_MICROS = 3_600_000_000
@@ -57,9 +56,15 @@ def hour_of(micros: int) -> int:
     return micros // HOUR_MICROS  # floor, also before 1970
 
 
+def fold_tagged(messages: Iterable[Tagged]) -> HourCounts:
+    """Posts per (tag, UTC hour): one entry per distinct pair met. The adapters keep only
+    the hours within the horizon of the newest; a rebuild folds the whole log at once and
+    scores the windows once, which leaves the view as folding it batch by batch does."""
+    return Counter((tag, hour_of(micros)) for tag, micros in messages)
+
+
 def fold(events: Iterable[MessagePosted]) -> HourCounts:
-    """Posts per (tag, UTC hour)."""
-    return Counter((e.message.tag, hour_of(epoch_micros(e.message.created_at))) for e in events)
+    return fold_tagged(tagged(events))
 
 
 def expected(baseline: int, window: Window) -> float:
@@ -91,4 +96,4 @@ def score_sql(window: Window) -> str:
     return SCORE_SQL.format(min=MIN_USES, e=expected_sql(window))
 
 
-REDUCER = Reducer(NAME, fold)
+REDUCER = Reducer(NAME, fold, fold_tagged)

@@ -12,6 +12,7 @@ table (a migration), an applier in ``store/sqlite_views.py`` and
 """
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,8 @@ VIEWS: dict[str, Reducer[Any]] = {
     **CATCH_UP,
 }
 BATCH = 1000
-REBUILD_BATCH = 10_000
+# Events per read of the log in a rebuild (and per write of the messages view).
+REBUILD_BATCH = 50_000
 # How long an idle runner waits for new events before renewing its hold.
 IDLE_SECONDS = 5.0
 # Woken by new events, a runner waits this long before reading them: under load a batch
@@ -131,4 +133,12 @@ async def rebuild(store: Store, name: str, *, batch: int = REBUILD_BATCH) -> int
     reducer = VIEWS.get(name)
     if reducer is None:
         raise ValueError(f"no view named {name!r}; known: {', '.join(VIEWS)}")
-    return await store.rebuild_view(name, reducer.fold, checkpointed=name in CATCH_UP, batch=batch)
+    # Millions of short-lived objects, and a run of messages held at once, with no cycles
+    # among them: the cyclic collector took a tenth of the time finding nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await store.rebuild_view(reducer, checkpointed=name in CATCH_UP, batch=batch)
+    finally:
+        if collecting:
+            gc.enable()

@@ -3,12 +3,12 @@
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tagfeed.domain.counting import Piece, floor_to
 from tagfeed.domain.events import (
     MESSAGE_POSTED,
     MESSAGE_POSTED_VERSION,
-    MessagePosted,
     StoredEvent,
 )
 from tagfeed.domain.ids import epoch_micros
@@ -16,7 +16,7 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
-from tagfeed.reducers import trending
+from tagfeed.reducers import Reducer, trending
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import LeaseHeld
 from tagfeed.store.head import HeadWatch
@@ -105,17 +105,10 @@ class MemoryStore:
             write(chosen[start : start + batch_size])
         return len(chosen)
 
-    async def rebuild_view(
-        self,
-        name: str,
-        fold: Callable[[Sequence[MessagePosted]], object],
-        *,
-        checkpointed: bool,
-        batch: int,
-    ) -> int:
+    async def rebuild_view(self, reducer: Reducer[Any], *, checkpointed: bool, batch: int) -> int:
         # Messages are the only view kept here: nothing to rebuild but the checkpoint.
         if checkpointed:
-            self.checkpoints[name] = len(self.events)
+            self.checkpoints[reducer.name] = len(self.events)
         return len(self.events)
 
     async def counters_generation(self) -> int:

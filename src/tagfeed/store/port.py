@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Set
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from tagfeed.domain.counting import Piece
 from tagfeed.domain.events import MessagePosted, StoredEvent
@@ -23,6 +23,7 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
+from tagfeed.reducers import Reducer
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,6 @@ class Claim:
 
 __all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
 
-
-# A reducer's fold, as the store applies it (tagfeed.reducers.Reducer.fold).
-Fold = Callable[[Sequence[MessagePosted]], object]
 
 # A message's five fields in Message order: what an import line holds.
 MessageFields = tuple[str, str, str, str, datetime]
@@ -233,19 +231,14 @@ class Store(Protocol):
         SQLite: a lease row, checked and extended with every batch). ValueError for a
         name no adapter applier knows."""
 
-    async def rebuild_view(
-        self,
-        name: str,
-        fold: Callable[[Sequence[MessagePosted]], object],
-        *,
-        checkpointed: bool,
-        batch: int,
-    ) -> int:
-        """Build view ``name`` afresh from the whole log with ``fold`` into new tables
-        while the old ones keep serving, then swap them in atomically with the events
-        appended meanwhile (and, ``checkpointed``, a catch-up view's checkpoint set);
-        return the position the view reflects from then on. ValueError for a name no
-        applier knows."""
+    async def rebuild_view(self, reducer: Reducer[Any], *, checkpointed: bool, batch: int) -> int:
+        """Build view ``reducer.name`` afresh from the whole log with the reducer's fold
+        into new tables while the old ones keep serving, then swap them in atomically
+        with the events appended meanwhile (and, ``checkpointed``, a catch-up view's
+        checkpoint set); return the position the view reflects from then on. The log is
+        read ``batch`` events at a time. With a ``fold_tagged``, the whole log is folded
+        in one call (memory: the fold's distinct keys) and written once. ValueError for
+        a name no applier knows."""
 
     async def wait_for_head(self, after: int, within: float) -> int:
         """Return the known head once it passes ``after``, or after ``within`` seconds

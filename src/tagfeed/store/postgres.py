@@ -21,7 +21,6 @@ from tagfeed.domain.counting import ALL_TAGS, Piece
 from tagfeed.domain.events import (
     MESSAGE_POSTED,
     MESSAGE_POSTED_VERSION,
-    MessagePosted,
     StoredEvent,
 )
 from tagfeed.domain.idempotency import RequestInFlight
@@ -31,7 +30,7 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
-from tagfeed.reducers import counts, messages
+from tagfeed.reducers import Reducer, counts, messages
 from tagfeed.store import postgres_bulk, postgres_rebuild, trending_views
 from tagfeed.store.codec import message_payload
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
@@ -502,42 +501,33 @@ class PostgresStore:
             postgres_bulk.export(self._dsn, tag, write, batch_size, connect_timeout=self._timeout),
         )
 
-    async def rebuild_view(
-        self,
-        name: str,
-        fold: Callable[[Sequence[MessagePosted]], object],
-        *,
-        checkpointed: bool,
-        batch: int,
-    ) -> int:
+    async def rebuild_view(self, reducer: Reducer[Any], *, checkpointed: bool, batch: int) -> int:
         return await timed(
             self._metrics,
             "rebuild_view",
-            self._rebuild_view(name, fold, checkpointed=checkpointed, batch=batch),
+            self._rebuild_view(reducer, checkpointed=checkpointed, batch=batch),
         )
 
-    async def _rebuild_view(
-        self,
-        name: str,
-        fold: Callable[[Sequence[MessagePosted]], object],
-        *,
-        checkpointed: bool,
-        batch: int,
-    ) -> int:
+    async def _rebuild_view(self, reducer: Reducer[Any], *, checkpointed: bool, batch: int) -> int:
+        connections: list[asyncpg.Connection] = []
         try:
-            conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
-        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
-            raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
-        try:
-            position = await postgres_rebuild.rebuild(
-                conn, name, fold, checkpointed=checkpointed, batch=batch
-            )
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"PostgreSQL error: {exc}") from exc
+            try:
+                for _ in range(2):  # one writes the fresh table, the other reads the log
+                    connections.append(await asyncpg.connect(self._dsn, timeout=self._timeout))
+            except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+                raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+            try:
+                writer, reader = connections
+                position = await postgres_rebuild.rebuild(
+                    writer, reader, reducer, checkpointed=checkpointed, batch=batch
+                )
+            except _UNAVAILABLE as exc:
+                raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"PostgreSQL error: {exc}") from exc
         finally:
-            await conn.close()
+            for conn in connections:
+                await conn.close()
         self._watch.advance(position)
         return position
 

@@ -1,31 +1,51 @@
 """PostgreSQL: rebuilding a view from the log (``Store.rebuild_view``, ``tagfeed rebuild``).
 
-The fold goes into a fresh table, ``<table>__rebuild`` (``LIKE`` the live one), while the
-live one keeps serving; its indexes, named ``<index>__rebuild``, are built outside any
-lock (the primary key first, for the upserts, the others after the first pass). The
-swap is one transaction: ``LOCK event_head IN EXCLUSIVE MODE`` waits for appends in
-flight and holds new ones at their first step (before they touch a view), the events
-appended since are applied, the live table dropped, the fresh one and its indexes
-renamed to the live names, and a catch-up view's checkpoint set. Queries that waited
-see the new table: PostgreSQL re-plans them by name.
+The fold goes into a fresh table, ``<table>__rebuild`` (``LIKE`` the live one, no index
+yet), while the live one keeps serving. The log is read in chunks of consecutive
+positions on a connection of its own, one chunk ahead of the fold: one query per chunk,
+the server joining its payloads into one JSON array, decoded in one call.
+
+- A view with a ``fold_tagged`` (counts, tags, trending) folds the log up to the head
+  found at the start in **one call**, on a worker thread that takes each chunk as the
+  event loop fetches it, holding only its distinct keys, and writes the result once.
+- The messages view (its changes are its rows) is folded and written chunk by chunk.
+
+Writing into the table before it has an index is a COPY (``FILLERS``); trending, which
+has no filler, is written by its applier, whose upserts need the primary key, built
+first. The other indexes, named ``<index>__rebuild``, are built after the first pass,
+outside any lock (``maintenance_work_mem`` raised for this connection only). The swap is one
+transaction: ``LOCK event_head IN EXCLUSIVE MODE`` waits for appends in flight and holds
+new ones at their first step (before they touch a view), the events appended since are
+applied, the live table dropped, the fresh one and its indexes renamed to the live
+names, and a catch-up view's checkpoint set. Queries that waited see the new table:
+PostgreSQL re-plans them by name.
 """
 
+import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import asyncpg
 
-from tagfeed.domain.events import MessagePosted, StoredEvent
-from tagfeed.store.codec import decode
+from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, MessagePosted
+from tagfeed.reducers import Reducer, Tagged
+from tagfeed.store.codec import check_types, messages_of, tagged_of
 from tagfeed.store.errors import StoreError
-from tagfeed.store.postgres_views import APPLIERS, TABLES
+from tagfeed.store.postgres_views import APPLIERS, FILLERS, TABLES
 
-Fold = Callable[[Sequence[MessagePosted]], Any]
-_READ_EVENTS = """
-SELECT position, event_id::text, type, version, payload::text, recorded_at FROM events
-WHERE position > $1 ORDER BY position LIMIT $2
+MAINTENANCE_WORK_MEM = "256MB"  # the index builds' sort memory, this connection only
+# Positions have no gaps, so a chunk is a range of them: the primary key's range scan,
+# whatever the planner knows of the table (a LIMIT made it sort the rest of the log when
+# the table had no statistics yet). The order within a chunk does not matter: the folds
+# are sums, minimums and maximums, and the messages view is a heap.
+_READ_CHUNK = """
+SELECT count(*) FILTER (WHERE type <> $3 OR version <> $4),
+       '[' || string_agg(payload::text, ',') || ']'
+FROM events WHERE position > $1 AND position <= $2
 """
+_HEAD = "SELECT position FROM event_head WHERE id = 1"
 _INDEXES = (
     "SELECT indexname, indexdef FROM pg_indexes"
     " WHERE schemaname = current_schema() AND tablename = $1"
@@ -40,6 +60,10 @@ INSERT INTO counter_generation AS g VALUES (1, 1)
 ON CONFLICT (id) DO UPDATE SET generation = g.generation + 1
 """
 
+Chunk = tuple[int, str]  # the last position, the payloads as one JSON array
+Fetch = Callable[[int], Coroutine[Any, Any, Chunk | None]]
+Write = Callable[[asyncpg.Connection, Any, str], Awaitable[None]]
+
 
 def _index_on_fresh(definition: str, index: str, fresh: str) -> str:
     renamed, count = re.subn(
@@ -52,49 +76,140 @@ def _index_on_fresh(definition: str, index: str, fresh: str) -> str:
     return renamed
 
 
-async def _apply_after(
-    conn: asyncpg.Connection, name: str, fold: Fold, fresh: str, position: int, batch: int
+def _reading(conn: asyncpg.Connection, through: int, size: int) -> Fetch:
+    """The chunk of the events after a position, up to ``size`` of them and up to
+    ``through``; None past ``through``. Raises UnknownEvent for an event this code
+    cannot fold."""
+
+    async def fetch(after: int) -> Chunk | None:
+        while after < through:
+            upto = min(after + size, through)
+            unknown, payloads = await conn.fetchrow(
+                _READ_CHUNK, after, upto, MESSAGE_POSTED, MESSAGE_POSTED_VERSION
+            )
+            check_types(unknown, after, upto)
+            if payloads is not None:
+                return upto, str(payloads)
+            after = upto  # none there (a gap would be a bug of the log): read on
+        return None
+
+    return fetch
+
+
+def _fold_on_thread(
+    loop: asyncio.AbstractEventLoop,
+    fetch: Fetch,
+    fold_tagged: Callable[[Iterable[Tagged]], Any],
+) -> tuple[int, Any]:
+    """On a worker thread: the last position and the fold of the whole log, each chunk
+    fetched on ``loop`` while the one before is folded."""
+    last = 0
+    pending = asyncio.run_coroutine_threadsafe(fetch(0), loop)
+
+    def lists() -> Iterator[list[Tagged]]:
+        nonlocal last, pending
+        while (chunk := pending.result()) is not None:
+            last, payloads = chunk
+            pending = asyncio.run_coroutine_threadsafe(fetch(last), loop)
+            yield tagged_of(payloads)
+
+    try:
+        changes = fold_tagged(chain.from_iterable(lists()))
+    finally:
+        pending.cancel()  # still running if the fold failed
+    return last, changes
+
+
+async def _write_chunks(
+    conn: asyncpg.Connection,
+    fetch: Fetch,
+    reducer: Reducer[Any],
+    write: Write,
+    fresh: str,
+    after: int,
+    *,
+    ahead: bool,
 ) -> int:
-    while rows := await conn.fetch(_READ_EVENTS, position, batch):
-        events = [StoredEvent(r[0], r[1], r[2], r[3], r[4].encode(), r[5]) for r in rows]
-        async with conn.transaction():
-            await APPLIERS[name](conn, fold([decode(e).event for e in events]), fresh)
-        position = events[-1].position
-    return position
+    """Fold each chunk and ``write`` it into ``fresh``; return the last position
+    (``after`` if none). ``ahead``: ``fetch`` reads on another connection, so the next
+    chunk is read while this one is written."""
+    last = after
+    pending = asyncio.ensure_future(fetch(after))
+    try:
+        while (chunk := await pending) is not None:
+            last, payloads = chunk
+            if ahead:
+                pending = asyncio.ensure_future(fetch(last))
+                await asyncio.sleep(0)  # let it send its query before decoding holds the loop
+            changes = reducer.fold([MessagePosted(m) for m in messages_of(payloads)])
+            async with conn.transaction():
+                await write(conn, changes, fresh)
+            if not ahead:
+                pending = asyncio.ensure_future(fetch(last))
+    finally:
+        pending.cancel()
+    return last
 
 
 async def rebuild(
-    conn: asyncpg.Connection, name: str, fold: Fold, *, checkpointed: bool, batch: int
+    conn: asyncpg.Connection,
+    reader: asyncpg.Connection,
+    reducer: Reducer[Any],
+    *,
+    checkpointed: bool,
+    batch: int,
 ) -> int:
-    """Rebuild view ``name`` with ``fold`` on ``conn`` (a connection of its own, without
-    a statement timeout: the first pass takes as long as the log is long); return the
-    position the view reflects when swapped in."""
+    """Rebuild view ``reducer.name`` on ``conn``, reading the log on ``reader`` (both
+    connections of their own, without a statement timeout: the first pass takes as long
+    as the log is long); return the position the view reflects when swapped in."""
+    name = reducer.name
     if name not in APPLIERS:
         raise ValueError(f"no view named {name!r}; known: {', '.join(sorted(APPLIERS))}")
     table = TABLES[name]
     fresh = f"{table}__rebuild"
     indexes = await conn.fetch(_INDEXES, table)
     primary_key = await conn.fetchval(_PRIMARY_KEY, table)
+    await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
     await conn.execute(f"DROP TABLE IF EXISTS {fresh}")  # left by a rebuild that was stopped
     await conn.execute(
         f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
     )
-    # The primary key first: the appliers' upserts need it. The other indexes after the
-    # first pass, which is faster without them.
-    for index, definition in indexes:
+    built = set()
+
+    async def build(index: str, definition: str) -> None:
+        await conn.execute(_index_on_fresh(definition, index, fresh))
         if index == primary_key:
-            await conn.execute(_index_on_fresh(definition, index, fresh))
             await conn.execute(
                 f"ALTER TABLE {fresh} ADD CONSTRAINT {index}__rebuild"
                 f" PRIMARY KEY USING INDEX {index}__rebuild"
             )
-    position = await _apply_after(conn, name, fold, fresh, 0, batch)
+        built.add(index)
+
+    fill = FILLERS.get(name)
+    if fill is None:  # the applier's upserts need the primary key
+        for index, definition in indexes:
+            if index == primary_key:
+                await build(index, definition)
+    write = fill or APPLIERS[name]
+    fetch = _reading(reader, int(await conn.fetchval(_HEAD)), batch)
+    if reducer.fold_tagged is not None:
+        loop = asyncio.get_running_loop()
+        position, changes = await asyncio.to_thread(
+            _fold_on_thread, loop, fetch, reducer.fold_tagged
+        )
+        async with conn.transaction():
+            await write(conn, changes, fresh)
+        del changes
+    else:
+        position = await _write_chunks(conn, fetch, reducer, write, fresh, 0, ahead=True)
     for index, definition in indexes:
-        if index != primary_key:
-            await conn.execute(_index_on_fresh(definition, index, fresh))
+        if index not in built:
+            await build(index, definition)
     async with conn.transaction():
         await conn.execute("LOCK TABLE event_head IN EXCLUSIVE MODE")
-        position = await _apply_after(conn, name, fold, fresh, position, batch)
+        since = _reading(conn, int(await conn.fetchval(_HEAD)), batch)
+        apply = APPLIERS[name]
+        position = await _write_chunks(conn, since, reducer, apply, fresh, position, ahead=False)
         await conn.execute("SELECT tagfeed_catalogue(false)")  # its views bind to the table
         await conn.execute(f"DROP TABLE {table}")
         await conn.execute(f"ALTER TABLE {fresh} RENAME TO {table}")

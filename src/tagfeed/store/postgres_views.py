@@ -98,6 +98,41 @@ APPLIERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] =
     trending.NAME: _trending,
 }
 
+
+async def _fill_messages(conn: asyncpg.Connection, rows: list[Message], table: str) -> None:
+    await conn.copy_records_to_table(table, records=rows, columns=Message._fields)
+
+
+async def _fill_counts(conn: asyncpg.Connection, increments: list[CounterRow], table: str) -> None:
+    await conn.copy_records_to_table(
+        table,
+        records=((tag, span, _instant(start), 0, n) for tag, span, start, n in increments),
+        columns=("tag", "span", "start", "slot", "n"),
+    )
+
+
+async def _fill_tags(conn: asyncpg.Connection, changes: dict[str, TagChange], table: str) -> None:
+    await conn.copy_records_to_table(
+        table,
+        records=(
+            (tag, c.messages, from_epoch_micros(c.first), from_epoch_micros(c.last))
+            for tag, c in changes.items()
+        ),
+        columns=("tag", "messages", "first_at", "last_at"),
+    )
+
+
+# view name -> fill(connection, the fold's changes, table): how a rebuild writes into its
+# fresh table before it has any index, by COPY (measured: a fifth of the time of the
+# upserts, and the indexes built afterwards in one sort each). No upsert is needed: a
+# fold's changes hold one row per key, and the table holds none of them yet. Trending
+# has none: its applier works out the windows and scores from the hours it writes.
+FILLERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
+    messages.NAME: _fill_messages,
+    counts.NAME: _fill_counts,
+    tags.NAME: _fill_tags,
+}
+
 # Two-key advisory locks: a space apart from the one-key locks of migrations and
 # idempotency keys.
 _LOCK_CLASS = 0x7461_6772  # "tagr"

@@ -24,13 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from tagfeed.domain.counting import ALL_TAGS, Piece
-from tagfeed.domain.events import MessagePosted, StoredEvent
+from tagfeed.domain.events import StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
+from tagfeed.reducers import Reducer
 from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild, trending_views
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
@@ -632,25 +633,18 @@ class SQLiteStore:
             ),
         )
 
-    async def rebuild_view(
-        self,
-        name: str,
-        fold: Callable[[Sequence[MessagePosted]], object],
-        *,
-        checkpointed: bool,
-        batch: int,
-    ) -> int:
+    async def rebuild_view(self, reducer: Reducer[Any], *, checkpointed: bool, batch: int) -> int:
         position = await timed(
             self._metrics,
             "rebuild_view",
             asyncio.to_thread(
                 sqlite_rebuild.rebuild,
                 self._path,
-                name,
-                fold,
+                reducer,
                 checkpointed=checkpointed,
                 batch=batch,
                 timeout=self._timeout,
+                synchronous=self._synchronous,
                 translate=translate_error,
             ),
         )
