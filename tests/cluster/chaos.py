@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
+import signal
 import sys
 import time
 import uuid
@@ -26,6 +28,7 @@ from typing import Any
 import httpx
 
 from tests.cluster.cluster import DEPLOY, PROJECT, Cluster, container, docker
+from tests.cluster.timeline import LeaderWatch, failover_phases, restart_phases
 
 NETWORK = f"{PROJECT}_{PROJECT}"
 ADDRESSES = {
@@ -228,10 +231,10 @@ class Load:
             await asyncio.sleep(0.5)
 
 
-def longest_gap(times: list[float], since: float, until: float) -> float:
-    """The longest stretch in [since, until] without an event."""
+def longest_gap(times: list[float], since: float, until: float) -> tuple[float, float]:
+    """The longest stretch in [since, until] without an event: (its length, its end)."""
     points = [since, *sorted(t for t in times if since <= t <= until), until]
-    return max(b - a for a, b in itertools.pairwise(points))
+    return max((b - a, b) for a, b in itertools.pairwise(points))
 
 
 async def verify(cluster: Cluster, load: Load) -> tuple[int, int, int]:
@@ -271,13 +274,20 @@ async def verify(cluster: Cluster, load: Load) -> tuple[int, int, int]:
 # -- the faults ------------------------------------------------------------------------
 
 
+# The phases of the repair, read from the engines' records after the fault at a wall
+# time (tests/cluster/timeline.py): seconds after the fault, by phase.
+Phases = Callable[[float, LeaderWatch], dict[str, object]]
+
+
 @dataclass
 class Fault:
-    """What was broken, and the coroutine that heals it; ``whole`` says when all is back."""
+    """What was broken, and the coroutine that heals it; ``whole`` says when all is back;
+    ``phases`` reads when each step of the repair happened (database faults)."""
 
     target: str
     heal: Callable[[], Awaitable[None]]
     whole: Callable[[], bool]
+    phases: Phases | None = None
 
 
 async def kill_primary() -> Fault:
@@ -285,12 +295,36 @@ async def kill_primary() -> Fault:
     log(f"docker kill -s KILL {container(node)} (the primary)")
     docker("kill", "-s", "KILL", container(node))
 
+    gateway = vip_holder()
+
     async def heal() -> None:
         await wait_for(lambda: primary() not in {None, node}, 60)
         log(f"new primary {primary()}; docker start {container(node)}")
         docker("start", container(node))
 
-    return Fault(node, heal, patroni_whole)
+    return Fault(
+        node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
+    )
+
+
+async def kill_primary_processes() -> Fault:
+    """Patroni and postgres die at once (SIGKILL to the container's init from the host:
+    an OOM kill, a crash), the node itself stays: the container's restart policy starts
+    it again, as systemd would, and Patroni finds the leader key still its own."""
+    node = primary() or "pg1"
+    pid = int(docker("inspect", "-f", "{{.State.Pid}}", container(node)).strip())
+    log(f"kill -KILL {pid}: the init of {container(node)}, Patroni and postgres with it")
+    os.kill(pid, signal.SIGKILL)
+    gateway = vip_holder()
+
+    async def heal() -> None:
+        # Nothing to repair (restart: on-failure); wait until the fault shows, so that
+        # "whole again" measures the recovery.
+        await wait_for(lambda: not patroni_whole(), 10, every=0.2)
+
+    return Fault(
+        node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
+    )
 
 
 async def crash_primary_postgres() -> Fault:
@@ -311,7 +345,8 @@ async def crash_primary_postgres() -> Fault:
         # measures its restart and not the moment before it noticed.
         await wait_for(lambda: not patroni_whole(), 10, every=0.2)
 
-    return Fault(node, heal, patroni_whole)
+    gateway = vip_holder()
+    return Fault(node, heal, patroni_whole, lambda at, _: restart_phases(at, node, gateway))
 
 
 async def cut_primary() -> Fault:
@@ -319,13 +354,17 @@ async def cut_primary() -> Fault:
     log(f"docker network disconnect {NETWORK} {container(node)} (the primary)")
     docker("network", "disconnect", NETWORK, container(node))
 
+    gateway = vip_holder()
+
     async def heal() -> None:
         await wait_for(lambda: primary() not in {None, node}, 60)
         await asyncio.sleep(5)
         log(f"new primary {primary()}; reconnecting {node}")
         docker("network", "connect", "--ip", ADDRESSES[node], NETWORK, container(node))
 
-    return Fault(node, heal, patroni_whole)
+    return Fault(
+        node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
+    )
 
 
 async def kill_api() -> Fault:
@@ -370,7 +409,11 @@ async def lose_etcd() -> Fault:
 
 
 SCENARIOS: dict[str, tuple[str, Callable[[], Awaitable[Fault]]]] = {
-    "pg-primary-killed": ("PostgreSQL primary SIGKILLed", kill_primary),
+    "pg-primary-killed": ("PostgreSQL primary SIGKILLed (node lost)", kill_primary),
+    "pg-processes-killed": (
+        "PostgreSQL primary's Patroni and postgres SIGKILLed, restarted",
+        kill_primary_processes,
+    ),
     "pg-postmaster-killed": ("PostgreSQL primary's postmaster SIGKILLed", crash_primary_postgres),
     "pg-primary-cut-off": ("PostgreSQL primary disconnected from the network", cut_primary),
     "api-killed": ("an API instance SIGKILLed", kill_api),
@@ -394,6 +437,9 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         tasks += [asyncio.create_task(load.reader(client, n)) for n in range(READERS)]
         tasks.append(asyncio.create_task(load.counter(client)))
         await asyncio.sleep(BEFORE)
+        watch = LeaderWatch.start()
+        await asyncio.sleep(0.5)  # the watch is established
+        fault_wall = time.time()
         fault_at = time.monotonic()
         fault = await inject()
         await fault.heal()
@@ -407,7 +453,14 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         load.stop.set()
         end = time.monotonic()
         await asyncio.gather(*tasks)
+    watch.stop()
     lost, duplicates, stored = await verify(cluster, load)
+    write_gap, writes_back = longest_gap(load.ack_times, fault_at, end)
+    read_gap, reads_back = longest_gap(load.read_times, fault_at, end)
+    phases = {} if fault.phases is None else fault.phases(fault_wall, watch)
+    # From the clients' side: when posts were acknowledged again, and reads answered.
+    phases["writes_back"] = round(writes_back - fault_at, 2)
+    phases["reads_back"] = round(reads_back - fault_at, 2)
     result = {
         "scenario": name,
         "fault": title,
@@ -420,16 +473,23 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         "write_attempts": load.write_attempts,
         "write_retries": load.write_retries,
         "idempotent_replays": load.replays,
-        "write_unavailable_s": round(longest_gap(load.ack_times, fault_at, end), 2),
-        "read_unavailable_s": round(longest_gap(load.read_times, fault_at, end), 2),
+        "write_unavailable_s": round(write_gap, 2),
+        "read_unavailable_s": round(read_gap, 2),
         "reads": load.reads,
         "failed_reads": load.failed_reads,
         "counts": load.counts,
         "failed_counts": load.failed_counts,
         "whole_again_s": None if recovered is None else round(whole_at - fault_at, 1),
+        "phases_s": phases,
+        "load_average": load_average(),
     }
     log(json.dumps(result))
     return result
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15-minute load averages (the host is shared: say it)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -443,6 +503,40 @@ def markdown(results: list[dict[str, Any]]) -> str:
         f" | {r['write_unavailable_s']} | {r['read_unavailable_s']} | {r['failed_reads']}"
         f"/{r['reads']} | {r['failed_counts']}/{r['counts']} | {r['write_retries']}"
         f" | {r['whole_again_s']} |\n"
+        for r in results
+    )
+    return head + rows + "\n" + timelines(results)
+
+
+# The timeline table's columns: phase key, heading.
+PHASES = (
+    ("leader_key_released", "leader key released"),
+    ("leader_key_taken", "leader key taken"),
+    ("promoted", "promoted"),
+    ("restarted", "restarted in place"),
+    ("sync_standby", "sync standby"),
+    ("routed", "gateway routes to it"),
+    ("writes_back", "writes back"),
+    ("reads_back", "reads back"),
+)
+
+
+def timelines(results: list[dict[str, Any]]) -> str:
+    """Seconds after the fault at which each phase of the repair was seen ("-": it did
+    not happen in that fault, or its record was not found)."""
+    head = (
+        "| fault | "
+        + " | ".join(title for _, title in PHASES)
+        + " | load average |\n|---|"
+        + "---:|" * len(PHASES)
+        + "---|\n"
+    )
+    rows = "".join(
+        f"| {r['fault']} | "
+        + " | ".join(
+            "-" if r["phases_s"].get(key) is None else str(r["phases_s"][key]) for key, _ in PHASES
+        )
+        + f" | {r['load_average']} |\n"
         for r in results
     )
     return head + rows

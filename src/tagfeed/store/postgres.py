@@ -138,6 +138,11 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     # A pooled connection whose server just shut down may still look open while asyncpg
     # consumes the server's farewell error; using it then fails with this.
     asyncpg.InternalClientError,
+    # A write reached a server that is not (or no longer, or not yet) the primary: during
+    # a failover the router may send a connection to the standby Patroni just chose while
+    # its promotion is still running (its /primary answers 200 from the moment it holds
+    # the leader key). A moment later the same write succeeds: 503, not 500.
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 
