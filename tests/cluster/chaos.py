@@ -161,6 +161,10 @@ class Load:
     counts: int = 0
     failed_counts: int = 0
     replays: int = 0
+    last_ack: tuple[str, str] | None = None  # (id, Tagfeed-Position) of the newest post
+    ryw_reads: int = 0
+    ryw_waited_out: int = 0  # 503: the replica did not reach the position in time
+    ryw_violations: int = 0  # 404 for a post acknowledged before the read: must be 0
 
     async def writer(self, client: httpx.AsyncClient, n: int) -> None:
         headers = {"Authorization": f"Bearer {self.cluster.token(f'writer{n}')}"}
@@ -182,6 +186,7 @@ class Load:
                     response = None
                 if response is not None and response.status_code == 201:
                     self.acked[text] = response.json()["id"]
+                    self.last_ack = (self.acked[text], response.headers["Tagfeed-Position"])
                     self.ack_times.append(time.monotonic())
                     if response.headers.get("Idempotent-Replayed") == "true":
                         self.replays += 1
@@ -215,6 +220,31 @@ class Load:
                 self.failed_reads += 1
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.02)
+
+    async def own_reader(self, client: httpx.AsyncClient) -> None:
+        """Read your writes: the newest acknowledged post, by id, asking for its position
+        (``Tagfeed-Min-Position``). The instance reads it wherever its reads go (a
+        replica); a 404 would be a post acknowledged and then not seen."""
+        headers = {"Authorization": f"Bearer {self.cluster.token('writer0')}"}
+        while not self.stop.is_set():
+            if self.last_ack is None:
+                await asyncio.sleep(0.05)
+                continue
+            message_id, position = self.last_ack
+            self.ryw_reads += 1
+            try:
+                response = await client.get(
+                    f"/v1/messages/{message_id}",
+                    headers={**headers, "Tagfeed-Min-Position": position},
+                )
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status_code == 404:
+                self.ryw_violations += 1
+                log(f"read-your-writes violated: {message_id} at {position} is 404")
+            elif response is not None and response.status_code == 503:
+                self.ryw_waited_out += "Tagfeed-Min-Position" in response.text
+            await asyncio.sleep(0.1)
 
     async def counter(self, client: httpx.AsyncClient) -> None:
         headers = {"Authorization": f"Bearer {self.cluster.token('root', 'admin')}"}
@@ -274,6 +304,13 @@ async def verify(cluster: Cluster, load: Load) -> tuple[int, int, int]:
 # -- the faults ------------------------------------------------------------------------
 
 
+async def adocker(*args: str) -> str:
+    """``docker`` off the event loop: a docker command takes a second or more on a busy
+    machine, and the load's clients must not stop meanwhile (the gaps they measure
+    would be the harness's)."""
+    return await asyncio.to_thread(docker, *args)
+
+
 # The phases of the repair, read from the engines' records after the fault at a wall
 # time (tests/cluster/timeline.py): seconds after the fault, by phase.
 Phases = Callable[[float, LeaderWatch], dict[str, object]]
@@ -291,16 +328,16 @@ class Fault:
 
 
 async def kill_primary() -> Fault:
-    node = primary() or "pg1"
+    node = await asyncio.to_thread(primary) or "pg1"
     log(f"docker kill -s KILL {container(node)} (the primary)")
-    docker("kill", "-s", "KILL", container(node))
+    await adocker("kill", "-s", "KILL", container(node))
 
-    gateway = vip_holder()
+    gateway = await asyncio.to_thread(vip_holder)
 
     async def heal() -> None:
         await wait_for(lambda: primary() not in {None, node}, 60)
-        log(f"new primary {primary()}; docker start {container(node)}")
-        docker("start", container(node))
+        log(f"new primary {await asyncio.to_thread(primary)}; docker start {container(node)}")
+        await adocker("start", container(node))
 
     return Fault(
         node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
@@ -311,11 +348,11 @@ async def kill_primary_processes() -> Fault:
     """Patroni and postgres die at once (SIGKILL to the container's init from the host:
     an OOM kill, a crash), the node itself stays: the container's restart policy starts
     it again, as systemd would, and Patroni finds the leader key still its own."""
-    node = primary() or "pg1"
-    pid = int(docker("inspect", "-f", "{{.State.Pid}}", container(node)).strip())
+    node = await asyncio.to_thread(primary) or "pg1"
+    pid = int((await adocker("inspect", "-f", "{{.State.Pid}}", container(node))).strip())
     log(f"kill -KILL {pid}: the init of {container(node)}, Patroni and postgres with it")
     os.kill(pid, signal.SIGKILL)
-    gateway = vip_holder()
+    gateway = await asyncio.to_thread(vip_holder)
 
     async def heal() -> None:
         # Nothing to repair (restart: on-failure); wait until the fault shows, so that
@@ -330,9 +367,9 @@ async def kill_primary_processes() -> Fault:
 async def crash_primary_postgres() -> Fault:
     """Only the postmaster dies (an OOM kill, a crash): Patroni lives and still holds the
     leader key, so it restarts postgres in place rather than fail over."""
-    node = primary() or "pg1"
+    node = await asyncio.to_thread(primary) or "pg1"
     log(f"SIGKILL to the postmaster of {container(node)} (Patroni stays)")
-    docker(
+    await adocker(
         "exec",
         container(node),
         "sh",
@@ -345,22 +382,22 @@ async def crash_primary_postgres() -> Fault:
         # measures its restart and not the moment before it noticed.
         await wait_for(lambda: not patroni_whole(), 10, every=0.2)
 
-    gateway = vip_holder()
+    gateway = await asyncio.to_thread(vip_holder)
     return Fault(node, heal, patroni_whole, lambda at, _: restart_phases(at, node, gateway))
 
 
 async def cut_primary() -> Fault:
-    node = primary() or "pg1"
+    node = await asyncio.to_thread(primary) or "pg1"
     log(f"docker network disconnect {NETWORK} {container(node)} (the primary)")
-    docker("network", "disconnect", NETWORK, container(node))
+    await adocker("network", "disconnect", NETWORK, container(node))
 
-    gateway = vip_holder()
+    gateway = await asyncio.to_thread(vip_holder)
 
     async def heal() -> None:
         await wait_for(lambda: primary() not in {None, node}, 60)
         await asyncio.sleep(5)
-        log(f"new primary {primary()}; reconnecting {node}")
-        docker("network", "connect", "--ip", ADDRESSES[node], NETWORK, container(node))
+        log(f"new primary {await asyncio.to_thread(primary)}; reconnecting {node}")
+        await adocker("network", "connect", "--ip", ADDRESSES[node], NETWORK, container(node))
 
     return Fault(
         node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
@@ -370,27 +407,29 @@ async def cut_primary() -> Fault:
 async def kill_api() -> Fault:
     node = "api2"
     log(f"docker kill -s KILL {container(node)}")
-    docker("kill", "-s", "KILL", container(node))
+    await adocker("kill", "-s", "KILL", container(node))
 
     async def heal() -> None:
         await asyncio.sleep(5)
-        if not running(node):  # restart: on-failure may have done it already
+        if not await asyncio.to_thread(
+            running, node
+        ):  # restart: on-failure may have done it already
             log(f"docker start {container(node)}")
-            docker("start", container(node))
+            await adocker("start", container(node))
 
     return Fault(node, heal, lambda: healthy(node))
 
 
 async def kill_vip_gateway() -> Fault:
-    node = vip_holder() or "gw1"
+    node = await asyncio.to_thread(vip_holder) or "gw1"
     log(f"docker kill -s KILL {container(node)} (holds the VIP)")
-    docker("kill", "-s", "KILL", container(node))
+    await adocker("kill", "-s", "KILL", container(node))
 
     async def heal() -> None:
         await wait_for(lambda: vip_holder() not in {None, node}, 30, every=0.5)
         await asyncio.sleep(5)
-        log(f"VIP on {vip_holder()}; docker start {container(node)}")
-        docker("start", container(node))
+        log(f"VIP on {await asyncio.to_thread(vip_holder)}; docker start {container(node)}")
+        await adocker("start", container(node))
 
     return Fault(node, heal, lambda: running(node) and vip_holder() is not None)
 
@@ -398,12 +437,12 @@ async def kill_vip_gateway() -> Fault:
 async def lose_etcd() -> Fault:
     node = "etcd2"
     log(f"docker kill -s KILL {container(node)}")
-    docker("kill", "-s", "KILL", container(node))
+    await adocker("kill", "-s", "KILL", container(node))
 
     async def heal() -> None:
         await asyncio.sleep(15)
         log(f"docker start {container(node)}")
-        docker("start", container(node))
+        await adocker("start", container(node))
 
     return Fault(node, heal, etcd_whole)
 
@@ -431,11 +470,12 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
     if ready is None:
         raise RuntimeError(f"{name}: the cluster is not whole before the fault")
     load = Load(cluster, f"chaos{uuid.uuid4().hex[:10]}")
-    limits = httpx.Limits(max_connections=WRITERS + READERS + 2)
+    limits = httpx.Limits(max_connections=WRITERS + READERS + 3)
     async with httpx.AsyncClient(base_url=cluster.base_url, timeout=5, limits=limits) as client:
         tasks = [asyncio.create_task(load.writer(client, n)) for n in range(WRITERS)]
         tasks += [asyncio.create_task(load.reader(client, n)) for n in range(READERS)]
         tasks.append(asyncio.create_task(load.counter(client)))
+        tasks.append(asyncio.create_task(load.own_reader(client)))
         await asyncio.sleep(BEFORE)
         watch = LeaderWatch.start()
         await asyncio.sleep(0.5)  # the watch is established
@@ -477,6 +517,9 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         "read_unavailable_s": round(read_gap, 2),
         "reads": load.reads,
         "failed_reads": load.failed_reads,
+        "read_your_writes": load.ryw_reads,
+        "read_your_writes_waited_out": load.ryw_waited_out,
+        "read_your_writes_violated": load.ryw_violations,
         "counts": load.counts,
         "failed_counts": load.failed_counts,
         "whole_again_s": None if recovered is None else round(whole_at - fault_at, 1),
@@ -495,14 +538,15 @@ def load_average() -> str:
 def markdown(results: list[dict[str, Any]]) -> str:
     head = (
         "| fault | acked posts | lost | duplicates | write unavailable (s) | read unavailable (s)"
-        " | failed reads | failed counts | retries | whole again (s) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        " | failed reads | failed counts | own writes unread | retries | whole again (s) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     rows = "".join(
         f"| {r['fault']} | {r['acknowledged_posts']} | {r['lost']} | {r['duplicates']}"
         f" | {r['write_unavailable_s']} | {r['read_unavailable_s']} | {r['failed_reads']}"
-        f"/{r['reads']} | {r['failed_counts']}/{r['counts']} | {r['write_retries']}"
-        f" | {r['whole_again_s']} |\n"
+        f"/{r['reads']} | {r['failed_counts']}/{r['counts']}"
+        f" | {r['read_your_writes_violated']}/{r['read_your_writes']}"
+        f" | {r['write_retries']} | {r['whole_again_s']} |\n"
         for r in results
     )
     return head + rows + "\n" + timelines(results)
@@ -568,9 +612,13 @@ async def main(argv: list[str]) -> int:
         )
     results = run.results
     print(markdown(results))
-    bad = [r["scenario"] for r in results if r["lost"] or r["duplicates"]]
+    bad = [
+        r["scenario"]
+        for r in results
+        if r["lost"] or r["duplicates"] or r["read_your_writes_violated"]
+    ]
     if bad:
-        log(f"lost or duplicated posts in: {', '.join(bad)}")
+        log(f"lost or duplicated posts, or unread own writes, in: {', '.join(bad)}")
         return 1
     return 0
 

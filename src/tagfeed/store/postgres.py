@@ -4,12 +4,19 @@ The pool starts empty (``min_size=0``) so the service starts, and answers 503, w
 the database is down, and reconnects by itself when it is back. Every call is bounded
 twice: by ``asyncio.timeout`` around pool acquisition and query, and by the server's
 ``statement_timeout``, so a stuck query is cancelled on the server too.
+
+With a read URL (replicas), a second pool serves the reads of ``reading`` blocks: the
+block holds one replica connection, reads the log head that replica has applied (and
+waits there for a wanted position), and every read inside it runs on that connection,
+so what the block says it reflects is what its reads saw (``docs/deployment.md``,
+"Reads from replicas").
 """
 
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from time import perf_counter
@@ -42,6 +49,7 @@ from tagfeed.store.port import (
     ImportBatch,
     ReducerSession,
     UnitOfWork,
+    known_head_view,
 )
 from tagfeed.store.postgres_views import PostgresReducerSession, numbered
 from tagfeed.store.urls import parse_database_url
@@ -110,6 +118,10 @@ COUNTER_SLOTS = 8
 
 # The most posts one append statement carries.
 MAX_BATCH = 512
+# A read waiting on a replica for a position polls its head (a standby delivers no
+# NOTIFY), from every 5 ms up to every 50 ms: a replica applies within milliseconds.
+REPLICA_POLL_FIRST = 0.005
+REPLICA_POLL_MAX = 0.05
 
 
 def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
@@ -226,6 +238,33 @@ def series_query(
     )
 
 
+@asynccontextmanager
+async def _translated(seconds: float) -> AsyncIterator[None]:
+    """The block bounded by ``seconds``, asyncpg's errors turned into the store's."""
+    async with _store_errors(), asyncio.timeout(seconds):
+        yield
+
+
+@asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    """asyncpg's errors (and a timeout) raised in the block, as the store's."""
+    try:
+        yield
+    except TimeoutError:
+        raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
+
+
+async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
+    try:
+        return await pool.acquire()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot connect: {exc}") from exc
+
+
 def _pool_usage(metrics: Metrics, pool: asyncpg.Pool) -> None:
     metrics.pool_usage(pool.get_size() - pool.get_idle_size(), pool.get_max_size())
 
@@ -246,9 +285,21 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 class PostgresStore:
     def __init__(
-        self, url: str, *, timeout: float, pool_size: int = 10, metrics: Metrics | None = None
+        self,
+        url: str,
+        *,
+        timeout: float,
+        pool_size: int = 10,
+        metrics: Metrics | None = None,
+        read_url: str | None = None,
     ) -> None:
         self._dsn = asyncpg_dsn(url)
+        self._read_dsn = None if read_url is None else asyncpg_dsn(read_url)
+        self._read_pool: asyncpg.Pool | None = None
+        # The replica connection of the ``reading`` block the current task is in.
+        self._pinned: ContextVar[asyncpg.Connection | None] = ContextVar(
+            f"tagfeed_read_{id(self)}", default=None
+        )
         self._metrics = metrics  # None: metrics off, nothing recorded
         self._timeout = timeout
         self._pool_size = pool_size
@@ -260,9 +311,9 @@ class PostgresStore:
         self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def open(self) -> None:
-        self._pool = asyncpg.create_pool(
-            self._dsn,
+    def _new_pool(self, dsn: str) -> asyncpg.Pool:
+        return asyncpg.create_pool(
+            dsn,
             min_size=0,
             max_size=self._pool_size,
             timeout=self._timeout,  # connect timeout
@@ -270,7 +321,13 @@ class PostgresStore:
             server_settings={"statement_timeout": str(int(self._timeout * 1000))},
             reset=_keep_session,
         )
+
+    async def open(self) -> None:
+        self._pool = self._new_pool(self._dsn)
         await self._pool  # with min_size=0 this connects to nothing
+        if self._read_dsn is not None:
+            self._read_pool = self._new_pool(self._read_dsn)
+            await self._read_pool
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -278,42 +335,38 @@ class PostgresStore:
         if self._listener is not None:
             await self._listener.close(timeout=self._timeout)
             self._listener = None
-        if self._pool is not None:
-            try:
-                await asyncio.wait_for(self._pool.close(), self._timeout)
-            except TimeoutError:
-                self._pool.terminate()
-            self._pool = None
+        for pool in (self._pool, self._read_pool):
+            if pool is not None:
+                try:
+                    await asyncio.wait_for(pool.close(), self._timeout)
+                except TimeoutError:
+                    pool.terminate()
+        self._pool = self._read_pool = None
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection, the whole use bounded by the timeout. Any failure to get
         one (down, restarting, wrong database, too many clients) is StoreUnavailable."""
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             raise StoreUnavailable("the PostgreSQL store is not open")
-        try:
-            async with asyncio.timeout(self._timeout):
-                try:
-                    connection = await self._pool.acquire()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    raise StoreUnavailable(f"cannot connect: {exc}") from exc
-                metrics = self._metrics
+        async with _translated(self._timeout):
+            connection = await _acquire(pool)
+            metrics = self._metrics
+            if metrics is not None:
+                _pool_usage(metrics, pool)
+            try:
+                yield connection
+            finally:
+                await pool.release(connection)
                 if metrics is not None:
-                    _pool_usage(metrics, self._pool)
-                try:
-                    yield connection
-                finally:
-                    await self._pool.release(connection)
-                    if metrics is not None:
-                        _pool_usage(metrics, self._pool)
-        except TimeoutError:
-            raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
+                    _pool_usage(metrics, pool)
 
     async def _bounded(self, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        pinned = self._pinned.get()
+        if pinned is not None:  # inside a ``reading`` block on a replica
+            async with _translated(self._timeout):
+                return await call(pinned)
         async with self._connection() as conn:
             return await call(conn)
 
@@ -555,7 +608,10 @@ class PostgresStore:
         return int(status.rpartition(" ")[2])  # "DELETE n"
 
     async def ping(self) -> None:
-        await self._run("ping", lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
+        # With replicas, where reads go: an instance that can serve reads is ready (a
+        # gateway keeps it while the primary is being replaced; posts answer 503 then).
+        async with self.reading(None, 0):
+            await self._run("ping", lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
 
     # -- the log -------------------------------------------------------------------------
 
@@ -595,6 +651,41 @@ class PostgresStore:
             await self._watch.wait_beyond(after, remaining)
         return self._watch.seen
 
+    def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
+        if self._read_pool is None:
+            return known_head_view(self, at_least, within)
+        return self._replica_view(self._read_pool, at_least, within)
+
+    @asynccontextmanager
+    async def _replica_view(
+        self, pool: asyncpg.Pool, at_least: int | None, within: float
+    ) -> AsyncIterator[int]:
+        """One replica connection for the block, and the head it has applied (waited
+        for up to ``within`` when short of ``at_least``). Not ``seen_head``: a position
+        committed on the primary may not be applied here yet. Each read inside is
+        bounded by the timeout on its own, as on the primary."""
+        async with _translated(self._timeout):
+            conn = await _acquire(pool)
+        try:
+            async with _translated(within + self._timeout):
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + within
+                pause = REPLICA_POLL_FIRST
+                while True:
+                    position = int(await conn.fetchval(HEAD_QUERY))
+                    left = deadline - loop.time()
+                    if at_least is None or position >= at_least or left <= 0:
+                        break
+                    await asyncio.sleep(min(pause, left))
+                    pause = min(2 * pause, REPLICA_POLL_MAX)
+            token = self._pinned.set(conn)
+            try:
+                yield position
+            finally:
+                self._pinned.reset(token)
+        finally:
+            await pool.release(connection=conn)
+
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
         self._watch.advance(int(payload))
 
@@ -628,14 +719,8 @@ class PostgresStore:
             raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
         try:
             session = PostgresReducerSession(conn, name)
-            try:
+            async with _store_errors():
                 await session.acquire()
                 yield session
-            except TimeoutError:
-                raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
-            except _UNAVAILABLE as exc:
-                raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-            except asyncpg.PostgresError as exc:
-                raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
         finally:
             await conn.close(timeout=self._timeout)  # and with it the advisory lock
