@@ -109,6 +109,23 @@ async def test_postgres_write_to_a_server_not_yet_primary_is_503(postgres_url: s
         await store.close()
 
 
+@pytest.mark.postgres
+async def test_postgres_gives_up_after_the_client(postgres_url: str) -> None:
+    """The server's statement_timeout outlasts the client's: a COMMIT cancelled on the
+    server while it waits for the synchronous standby would be reported committed (a
+    WARNING only) and its post acknowledged before the standby had it; cancelled by the
+    client, it is a 503 and the post is not acknowledged."""
+    store = PostgresStore(postgres_url, timeout=TIMEOUT)
+    await store.open()
+    try:
+        shown = await store._run("get", lambda conn: conn.fetchval("SHOW statement_timeout"))
+    finally:
+        await store.close()
+    assert shown.endswith("s")
+    assert not shown.endswith("ms")
+    assert float(shown[:-1]) > TIMEOUT
+
+
 async def test_sqlite_writer_survives_a_unit_that_breaks_it(tmp_path: Path) -> None:
     """A bug in one unit (here a message the adapter cannot convert) fails that batch
     with StoreError; the writer thread lives on and the next unit commits."""

@@ -3,7 +3,11 @@
 The pool starts empty (``min_size=0``) so the service starts, and answers 503, while
 the database is down, and reconnects by itself when it is back. Every call is bounded
 twice: by ``asyncio.timeout`` around pool acquisition and query, and by the server's
-``statement_timeout``, so a stuck query is cancelled on the server too.
+``statement_timeout``, so a stuck query is cancelled on the server too. The server's is a
+second longer (``_server_timeout``): a COMMIT whose wait for the synchronous standby is
+cancelled on the server is committed locally and reported as a success (a WARNING only),
+so the server must never be the one to give up first, or a post not yet on the standby
+would be acknowledged.
 
 With a read URL (replicas), a second pool serves the reads of ``reading`` blocks: the
 block holds one replica connection, reads the log head that replica has applied (and
@@ -238,6 +242,12 @@ def series_query(
     )
 
 
+def _server_timeout(seconds: float) -> dict[str, str]:
+    """``statement_timeout`` one second past the client's own timeout (module docstring:
+    the client gives up first, and a COMMIT it gave up on is not acknowledged)."""
+    return {"statement_timeout": str(int(seconds * 1000) + 1000)}
+
+
 @asynccontextmanager
 async def _translated(seconds: float) -> AsyncIterator[None]:
     """The block bounded by ``seconds``, asyncpg's errors turned into the store's."""
@@ -318,7 +328,7 @@ class PostgresStore:
             max_size=self._pool_size,
             timeout=self._timeout,  # connect timeout
             command_timeout=self._timeout,
-            server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+            server_settings=_server_timeout(self._timeout),
             reset=_keep_session,
         )
 
@@ -416,6 +426,12 @@ class PostgresStore:
                 row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
                 if row is not None and row["created_at"] >= claim.not_before:
                     work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
+                    # The record may be committed here but not yet on the synchronous
+                    # standby (its first request timed out in the wait: PostgreSQL commits
+                    # locally and shows it to everyone at once). A transaction id makes
+                    # this COMMIT wait for the standby too, and WAL is replicated in
+                    # order: the replay is answered only once the record is replicated.
+                    await conn.fetchval("SELECT pg_current_xact_id()")
                     # The replay reflects the log at least as far as the head now.
                     self._watch.advance(await conn.fetchval(HEAD_QUERY))
                     return
@@ -713,7 +729,7 @@ class PostgresStore:
                 self._dsn,
                 timeout=self._timeout,
                 command_timeout=self._timeout,
-                server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+                server_settings=_server_timeout(self._timeout),
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
