@@ -1,12 +1,16 @@
 """make chaos: faults one at a time under a mixed load through the gateway on 127.0.0.1.
 
 Each scenario runs the load (posts with an Idempotency-Key, retried with the same key until
-acknowledged; reads of a tag; counts as an admin), injects one fault with docker, heals it,
-lets the load run on, then checks through the gateway that every acknowledged post is
-readable (lost) and that no post exists twice (duplicates), and reports the longest gap
-without an acknowledged write after the fault (write-unavailability window), the longest
-gap without a successful read, the failed reads and the failed counts, and the time until
-the cluster was whole again. Results: deploy/results/chaos.json and chaos.md.
+acknowledged; reads of a tag; reads of one's own newest post with Tagfeed-Min-Position;
+counts as an admin; three live streams of the tag), injects one fault with docker, heals
+it, lets the load run on, then checks through the gateway that every acknowledged post is
+readable (lost) and that no post exists twice (duplicates), that every stream received
+every post of the tag once and in order, that the JetStream stream (read back from NATS)
+and the tags view hold each once; and reports the longest gap without an acknowledged
+write after the fault (write-unavailability window), the longest gap without a
+successful read, the failed reads and counts, the phases of a database repair (from the
+engines' records), when the relay and the reducer moved again, and the time until the
+cluster was whole again. Results: deploy/results/chaos.json and chaos.md.
 
 Run: python -m tests.cluster.chaos [--only NAME ...]   (the cluster must be up)
 """
@@ -28,6 +32,8 @@ from typing import Any
 import httpx
 
 from tests.cluster.cluster import DEPLOY, PROJECT, Cluster, container, docker
+from tests.cluster.followers import FOLLOWERS, Progress, holder, stream_ids, tag_count
+from tests.cluster.streams import StreamClient, caught_up
 from tests.cluster.timeline import LeaderWatch, failover_phases, restart_phases
 
 NETWORK = f"{PROJECT}_{PROJECT}"
@@ -50,6 +56,7 @@ READERS = 3
 BEFORE = 5.0  # seconds of load before the fault
 AFTER = 15.0  # seconds of load once the cluster is whole again
 WRITE_DEADLINE = 90.0  # a post is retried with its key for this long
+STREAMS = 3  # live streams of the load's tag
 
 
 def log(message: str) -> None:
@@ -267,8 +274,9 @@ def longest_gap(times: list[float], since: float, until: float) -> tuple[float, 
     return max((b - a, b) for a, b in itertools.pairwise(points))
 
 
-async def verify(cluster: Cluster, load: Load) -> tuple[int, int, int]:
-    """(lost, duplicates, stored): every acknowledged id read by id; the tag paged."""
+async def verify(cluster: Cluster, load: Load) -> tuple[int, int, set[str]]:
+    """(lost, duplicates, the stored ids): every acknowledged id read by id; the tag
+    paged."""
     headers = {"Authorization": f"Bearer {cluster.token('verifier')}"}
     lost = 0
     async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
@@ -290,18 +298,25 @@ async def verify(cluster: Cluster, load: Load) -> tuple[int, int, int]:
         found = await asyncio.gather(*(check(i) for i in load.acked.values()))
         lost = found.count(False)
         texts: dict[str, int] = {}
+        ids: set[str] = set()
         url: str | None = f"/v1/messages?tag={load.tag}&limit=100"
         while url is not None:
             r = await client.get(url, headers=headers)
             r.raise_for_status()
             for message in r.json():
                 texts[message["text"]] = texts.get(message["text"], 0) + 1
+                ids.add(message["id"])
             url = r.links.get("next", {}).get("url")
     duplicates = sum(n - 1 for n in texts.values() if n > 1)
-    return lost, duplicates, sum(texts.values())
+    return lost, duplicates, ids
 
 
 # -- the faults ------------------------------------------------------------------------
+
+
+def now() -> tuple[float, float]:
+    """(wall time, monotonic time): the wall one to compare with docker's log stamps."""
+    return time.time(), time.monotonic()
 
 
 async def adocker(*args: str) -> str:
@@ -325,11 +340,20 @@ class Fault:
     heal: Callable[[], Awaitable[None]]
     whole: Callable[[], bool]
     phases: Phases | None = None
+    # When the blow fell (wall, monotonic): just before the command that breaks it, after
+    # the look-ups that choose what to break (a second or more on a busy machine).
+    struck: tuple[float, float] = field(default_factory=lambda: now())
+
+
+def failover_of(gateway: str | None, node: str) -> Phases:
+    """The phases of a failover away from (or back to) ``node``, as ``Fault.phases``."""
+    return lambda at, watch: failover_phases(at, watch, gateway, node)
 
 
 async def kill_primary() -> Fault:
     node = await asyncio.to_thread(primary) or "pg1"
     log(f"docker kill -s KILL {container(node)} (the primary)")
+    struck = now()
     await adocker("kill", "-s", "KILL", container(node))
 
     gateway = await asyncio.to_thread(vip_holder)
@@ -340,7 +364,11 @@ async def kill_primary() -> Fault:
         await adocker("start", container(node))
 
     return Fault(
-        node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
+        node,
+        heal,
+        patroni_whole,
+        failover_of(gateway, node),
+        struck,
     )
 
 
@@ -351,6 +379,7 @@ async def kill_primary_processes() -> Fault:
     node = await asyncio.to_thread(primary) or "pg1"
     pid = int((await adocker("inspect", "-f", "{{.State.Pid}}", container(node))).strip())
     log(f"kill -KILL {pid}: the init of {container(node)}, Patroni and postgres with it")
+    struck = now()
     os.kill(pid, signal.SIGKILL)
     gateway = await asyncio.to_thread(vip_holder)
 
@@ -360,7 +389,11 @@ async def kill_primary_processes() -> Fault:
         await wait_for(lambda: not patroni_whole(), 10, every=0.2)
 
     return Fault(
-        node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
+        node,
+        heal,
+        patroni_whole,
+        failover_of(gateway, node),
+        struck,
     )
 
 
@@ -369,6 +402,7 @@ async def crash_primary_postgres() -> Fault:
     leader key, so it restarts postgres in place rather than fail over."""
     node = await asyncio.to_thread(primary) or "pg1"
     log(f"SIGKILL to the postmaster of {container(node)} (Patroni stays)")
+    struck = now()
     await adocker(
         "exec",
         container(node),
@@ -383,12 +417,13 @@ async def crash_primary_postgres() -> Fault:
         await wait_for(lambda: not patroni_whole(), 10, every=0.2)
 
     gateway = await asyncio.to_thread(vip_holder)
-    return Fault(node, heal, patroni_whole, lambda at, _: restart_phases(at, node, gateway))
+    return Fault(node, heal, patroni_whole, lambda at, _: restart_phases(at, node, gateway), struck)
 
 
 async def cut_primary() -> Fault:
     node = await asyncio.to_thread(primary) or "pg1"
     log(f"docker network disconnect {NETWORK} {container(node)} (the primary)")
+    struck = now()
     await adocker("network", "disconnect", NETWORK, container(node))
 
     gateway = await asyncio.to_thread(vip_holder)
@@ -400,13 +435,18 @@ async def cut_primary() -> Fault:
         await adocker("network", "connect", "--ip", ADDRESSES[node], NETWORK, container(node))
 
     return Fault(
-        node, heal, patroni_whole, lambda at, watch: failover_phases(at, watch, gateway, node)
+        node,
+        heal,
+        patroni_whole,
+        failover_of(gateway, node),
+        struck,
     )
 
 
 async def kill_api() -> Fault:
     node = "api2"
     log(f"docker kill -s KILL {container(node)}")
+    struck = now()
     await adocker("kill", "-s", "KILL", container(node))
 
     async def heal() -> None:
@@ -417,12 +457,13 @@ async def kill_api() -> Fault:
             log(f"docker start {container(node)}")
             await adocker("start", container(node))
 
-    return Fault(node, heal, lambda: healthy(node))
+    return Fault(node, heal, lambda: healthy(node), struck=struck)
 
 
 async def kill_vip_gateway() -> Fault:
     node = await asyncio.to_thread(vip_holder) or "gw1"
     log(f"docker kill -s KILL {container(node)} (holds the VIP)")
+    struck = now()
     await adocker("kill", "-s", "KILL", container(node))
 
     async def heal() -> None:
@@ -431,20 +472,38 @@ async def kill_vip_gateway() -> Fault:
         log(f"VIP on {await asyncio.to_thread(vip_holder)}; docker start {container(node)}")
         await adocker("start", container(node))
 
-    return Fault(node, heal, lambda: running(node) and vip_holder() is not None)
+    return Fault(node, heal, lambda: running(node) and vip_holder() is not None, struck=struck)
 
 
-async def lose_etcd() -> Fault:
-    node = "etcd2"
-    log(f"docker kill -s KILL {container(node)}")
+async def kill_then_start(
+    node: str, after: float, whole: Callable[[], bool], why: str = ""
+) -> Fault:
+    """SIGKILL ``node``'s container, and start it again ``after`` seconds later."""
+    log(f"docker kill -s KILL {container(node)}{why}")
+    struck = now()
     await adocker("kill", "-s", "KILL", container(node))
 
     async def heal() -> None:
-        await asyncio.sleep(15)
+        await asyncio.sleep(after)
         log(f"docker start {container(node)}")
         await adocker("start", container(node))
 
-    return Fault(node, heal, etcd_whole)
+    return Fault(node, heal, whole, struck=struck)
+
+
+async def lose_etcd() -> Fault:
+    return await kill_then_start("etcd2", 15, etcd_whole)
+
+
+def kill_follower(name: str) -> Callable[[], Awaitable[Fault]]:
+    """SIGKILL the process holding follower ``name`` (the relay, a reducer) under load;
+    the one standing by takes the hold. The killed one is started again 5 s later."""
+
+    async def inject() -> Fault:
+        node = await asyncio.to_thread(holder, name) or FOLLOWERS[name][0][0]
+        return await kill_then_start(node, 5, lambda: running(node), f" (holds {name})")
+
+    return inject
 
 
 SCENARIOS: dict[str, tuple[str, Callable[[], Awaitable[Fault]]]] = {
@@ -458,6 +517,8 @@ SCENARIOS: dict[str, tuple[str, Callable[[], Awaitable[Fault]]]] = {
     "api-killed": ("an API instance SIGKILLed", kill_api),
     "gateway-vip-killed": ("the HAProxy holding the VIP SIGKILLed", kill_vip_gateway),
     "etcd-member-lost": ("an etcd member SIGKILLed", lose_etcd),
+    "relay-killed": ("the JetStream relay SIGKILLed", kill_follower("relay")),
+    "reducer-killed": ("the tags reducer SIGKILLed", kill_follower("tags")),
 }
 
 
@@ -470,8 +531,20 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
     if ready is None:
         raise RuntimeError(f"{name}: the cluster is not whole before the fault")
     load = Load(cluster, f"chaos{uuid.uuid4().hex[:10]}")
-    limits = httpx.Limits(max_connections=WRITERS + READERS + 3)
+    limits = httpx.Limits(max_connections=WRITERS + READERS + STREAMS + 3)
+    progress = Progress(cluster.postgres_url)
+    watching = asyncio.Event()
     async with httpx.AsyncClient(base_url=cluster.base_url, timeout=5, limits=limits) as client:
+        poller = asyncio.create_task(progress.poll(watching))
+        # Streams first, from a position before any post of the tag: each must then
+        # receive every one of them.
+        start = await log_position(client, cluster)
+        streams = [
+            StreamClient(client, cluster.token(f"stream{n}"), load.tag, start)
+            for n in range(STREAMS)
+        ]
+        following = asyncio.Event()
+        readers = [asyncio.create_task(s.follow(following)) for s in streams]
         tasks = [asyncio.create_task(load.writer(client, n)) for n in range(WRITERS)]
         tasks += [asyncio.create_task(load.reader(client, n)) for n in range(READERS)]
         tasks.append(asyncio.create_task(load.counter(client)))
@@ -479,9 +552,8 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         await asyncio.sleep(BEFORE)
         watch = LeaderWatch.start()
         await asyncio.sleep(0.5)  # the watch is established
-        fault_wall = time.time()
-        fault_at = time.monotonic()
         fault = await inject()
+        fault_wall, fault_at = fault.struck
         await fault.heal()
         recovered = await wait_for(fault.whole, 120)
         whole_at = time.monotonic()
@@ -493,20 +565,33 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         load.stop.set()
         end = time.monotonic()
         await asyncio.gather(*tasks)
-    watch.stop()
-    lost, duplicates, stored = await verify(cluster, load)
+        watch.stop()
+        lost, duplicates, stored = await verify(cluster, load)
+        await caught_up(streams, stored, 30)
+        following.set()
+        await asyncio.gather(*readers)
+        await followers_caught_up(progress, 30)
+        watching.set()
+        await poller
+    relayed = await stream_ids(cluster.nats_port, load.tag)
+    relayed_ids = [message_id for _, message_id in relayed]
+    counted = await tag_count(cluster.postgres_url, load.tag)
+    checked = [s.check(stored) for s in streams]
     write_gap, writes_back = longest_gap(load.ack_times, fault_at, end)
     read_gap, reads_back = longest_gap(load.read_times, fault_at, end)
     phases = {} if fault.phases is None else fault.phases(fault_wall, watch)
     # From the clients' side: when posts were acknowledged again, and reads answered.
     phases["writes_back"] = round(writes_back - fault_at, 2)
     phases["reads_back"] = round(reads_back - fault_at, 2)
+    # The log's followers: when each moved its checkpoint again after the fault.
+    for follower in ("relay", "tags"):
+        phases[f"{follower}_back"] = progress.back_after(follower, fault_at)
     result = {
         "scenario": name,
         "fault": title,
         "target": fault.target,
         "acknowledged_posts": len(load.acked),
-        "stored_posts": stored,
+        "stored_posts": len(stored),
         "lost": lost,
         "duplicates": duplicates,
         "unacknowledged_after_retries": load.unacked,
@@ -523,11 +608,48 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         "counts": load.counts,
         "failed_counts": load.failed_counts,
         "whole_again_s": None if recovered is None else round(whole_at - fault_at, 1),
+        # Live streams of the tag: each must have every stored post once, in order.
+        "streams": checked,
+        "stream_gap_s": round(max(s.gap(fault_at, end) for s in streams), 2),
+        "streams_exact": all(
+            c["missing"] == 0 and c["duplicates"] == 0 and c["unexpected"] == 0 and c["in_order"]
+            for c in checked
+        ),
+        # The relay: the JetStream stream holds each stored post of the tag once, in
+        # log order. The tags reducer: the tags view counts each once.
+        "relayed": len(relayed_ids),
+        "relayed_missing": len(stored - set(relayed_ids)),
+        "relayed_duplicates": len(relayed_ids) - len(set(relayed_ids)),
+        "relayed_in_order": all(a < b for (a, _), (b, _) in itertools.pairwise(relayed)),
+        "tags_view_count": counted,
         "phases_s": phases,
         "load_average": load_average(),
     }
     log(json.dumps(result))
     return result
+
+
+async def log_position(client: httpx.AsyncClient, cluster: Cluster) -> int:
+    """A log position every later post comes after (a read's Tagfeed-Position)."""
+    headers = {"Authorization": f"Bearer {cluster.token('stream0')}"}
+    for _ in range(60):
+        try:
+            response = await client.get("/v1/messages", params={"limit": "1"}, headers=headers)
+            if response.status_code == 200:
+                return int(response.headers["Tagfeed-Position"])
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(1)
+    raise RuntimeError("no read answered through the gateway for 60 s")
+
+
+async def followers_caught_up(progress: Progress, within: float) -> None:
+    """Wait until the relay and the tags reducer have reached the head."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if progress.lag_at_end("relay") == 0 and progress.lag_at_end("tags") == 0:
+            return
+        await asyncio.sleep(0.5)
 
 
 def load_average() -> str:
@@ -549,7 +671,34 @@ def markdown(results: list[dict[str, Any]]) -> str:
         f" | {r['write_retries']} | {r['whole_again_s']} |\n"
         for r in results
     )
-    return head + rows + "\n" + timelines(results)
+    return head + rows + "\n" + timelines(results) + "\n" + followed(results)
+
+
+def followed(results: list[dict[str, Any]]) -> str:
+    """The streams and the log's followers in each fault: each stream's longest wait for
+    an event, whether every stream got every post once and in order; when the relay and
+    the tags reducer moved again, and whether what they made holds each post once."""
+    head = (
+        "| fault | stream gap (s) | streams exact | stream reconnects | relay back (s)"
+        " | relayed once, in order | tags reducer back (s) | tags view = stored | load average |\n"
+        "|---|---:|---|---:|---:|---|---:|---|---|\n"
+    )
+    rows = "".join(
+        f"| {r['fault']} | {r['stream_gap_s']} | {'yes' if r['streams_exact'] else 'NO'}"
+        f" | {sum(int(c['connects']) for c in r['streams']) - len(r['streams'])}"
+        f" | {r['phases_s'].get('relay_back') or '-'}"
+        f" | {r['relayed']}/{r['stored_posts']}"
+        + (
+            " yes"
+            if not r["relayed_missing"] and not r["relayed_duplicates"] and r["relayed_in_order"]
+            else " NO"
+        )
+        + f" | {r['phases_s'].get('tags_back') or '-'}"
+        f" | {'yes' if r['tags_view_count'] == r['stored_posts'] else 'NO'}"
+        f" | {r['load_average']} |\n"
+        for r in results
+    )
+    return head + rows
 
 
 # The timeline table's columns: phase key, heading.
@@ -575,13 +724,14 @@ def timelines(results: list[dict[str, Any]]) -> str:
         + "---:|" * len(PHASES)
         + "---|\n"
     )
+    database = [r for r in results if r["scenario"].startswith("pg-")]
     rows = "".join(
         f"| {r['fault']} | "
         + " | ".join(
             "-" if r["phases_s"].get(key) is None else str(r["phases_s"][key]) for key, _ in PHASES
         )
         + f" | {r['load_average']} |\n"
-        for r in results
+        for r in database
     )
     return head + rows
 
@@ -615,10 +765,17 @@ async def main(argv: list[str]) -> int:
     bad = [
         r["scenario"]
         for r in results
-        if r["lost"] or r["duplicates"] or r["read_your_writes_violated"]
+        if r["lost"]
+        or r["duplicates"]
+        or r["read_your_writes_violated"]
+        or not r["streams_exact"]
+        or r["relayed_missing"]
+        or r["relayed_duplicates"]
+        or not r["relayed_in_order"]
+        or r["tags_view_count"] != r["stored_posts"]
     ]
     if bad:
-        log(f"lost or duplicated posts, or unread own writes, in: {', '.join(bad)}")
+        log(f"posts lost, duplicated, unread, or not streamed or relayed once in: {bad}")
         return 1
     return 0
 
