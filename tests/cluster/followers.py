@@ -114,6 +114,16 @@ async def stream_ids(port: int, tag: str, within: float = 60) -> list[tuple[int,
     return found
 
 
+async def stream_replicas(port: int) -> int:
+    """The stream's configured replicas."""
+    nc = await nats.connect(NATS_URL.format(port=port), allow_reconnect=False, connect_timeout=5)
+    try:
+        info = await nc.jetstream().stream_info(STREAM)
+    finally:
+        await nc.close()
+    return int(info.config.num_replicas or 1)
+
+
 async def tag_count(url: str, tag: str) -> int | None:
     """The tags view's count for ``tag`` (the tags reducer's work)."""
     conn = await asyncpg.connect(url, timeout=5)
