@@ -112,6 +112,13 @@ def vip_holder() -> str | None:
     return None
 
 
+def gateway_whole(node: str) -> bool:
+    """The VIP held, and the restarted gateway in VRRP again (its keepalived running),
+    ready to take the VIP at the next failure."""
+    keepalived = docker("exec", container(node), "pgrep", "-x", "keepalived", check=False)
+    return running(node) and bool(keepalived.strip()) and vip_holder() is not None
+
+
 def running(service: str) -> bool:
     out = docker("inspect", "-f", "{{.State.Running}}", container(service), check=False)
     return out.strip() == "true"
@@ -472,7 +479,7 @@ async def kill_vip_gateway() -> Fault:
         log(f"VIP on {await asyncio.to_thread(vip_holder)}; docker start {container(node)}")
         await adocker("start", container(node))
 
-    return Fault(node, heal, lambda: running(node) and vip_holder() is not None, struck=struck)
+    return Fault(node, heal, lambda: gateway_whole(node), struck=struck)
 
 
 async def kill_then_start(

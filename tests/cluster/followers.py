@@ -73,7 +73,8 @@ class Progress:
         stood half a second after the fault (a batch the killed process committed just
         before it died may show only then; a dead process commits nothing later). None
         if it never did. Reads 0.5 at least, whatever the follower did sooner."""
-        settled = [c.get(name, 0) for t, _, c in self.samples if fault < t <= fault + SETTLE]
+        # The last sample up to then (a poll may take longer than SETTLE on a busy host).
+        settled = [c.get(name, 0) for t, _, c in self.samples if t <= fault + SETTLE]
         if not settled:
             return None
         for t, _, checkpoints in self.samples:
