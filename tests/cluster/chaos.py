@@ -31,291 +31,34 @@ from typing import Any
 
 import httpx
 
-from tests.cluster.cluster import DEPLOY, PROJECT, Cluster, container, docker
+from tests.cluster.cluster import DEPLOY, Cluster, container, docker
 from tests.cluster.followers import FOLLOWERS, Progress, holder, stream_ids, tag_count
+from tests.cluster.load import READERS, WRITERS, Load, log, log_position, longest_gap, verify
+from tests.cluster.report import load_average, markdown
+from tests.cluster.state import (
+    ADDRESSES,
+    NETWORK,
+    etcd_whole,
+    gateway_whole,
+    healthy,
+    patroni_whole,
+    primary,
+    running,
+    vip_holder,
+    wait_for,
+)
 from tests.cluster.streams import StreamClient, caught_up
 from tests.cluster.timeline import LeaderWatch, failover_phases, restart_phases
 
-NETWORK = f"{PROJECT}_{PROJECT}"
-ADDRESSES = {
-    "pg1": "172.28.0.21",
-    "pg2": "172.28.0.22",
-    "pg3": "172.28.0.23",
-    "etcd1": "172.28.0.11",
-    "etcd2": "172.28.0.12",
-    "etcd3": "172.28.0.13",
-    "gw1": "172.28.0.31",
-    "gw2": "172.28.0.32",
-    "api1": "172.28.0.41",
-    "api2": "172.28.0.42",
-    "api3": "172.28.0.43",
-}
-VIP = "172.28.0.30"
-WRITERS = 6
-READERS = 3
 BEFORE = 5.0  # seconds of load before the fault
 AFTER = 15.0  # seconds of load once the cluster is whole again
-WRITE_DEADLINE = 90.0  # a post is retried with its key for this long
 STREAMS = 3  # live streams of the load's tag
-
-
-def log(message: str) -> None:
-    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # -- the cluster's state, read with docker ---------------------------------------------
 
 
-def patroni_members() -> list[dict[str, Any]]:
-    for node in ("pg1", "pg2", "pg3"):
-        out = docker(
-            "exec",
-            container(node),
-            "patronictl",
-            "-c",
-            "/etc/patroni/patroni.yml",
-            "list",
-            "-f",
-            "json",
-            check=False,
-            timeout=6,
-        )
-        try:
-            members: list[dict[str, Any]] = json.loads(out)
-        except ValueError:
-            continue
-        return members
-    return []
-
-
-def primary() -> str | None:
-    for member in patroni_members():
-        if member.get("Role") == "Leader" and member.get("State") == "running":
-            return str(member["Member"])
-    return None
-
-
-def patroni_whole() -> bool:
-    """A running leader, a sync standby and a third member, all on the leader's timeline
-    (a failed primary that could not rewind stays on its old one)."""
-    members = [m for m in patroni_members() if m.get("State") in {"running", "streaming"}]
-    roles = sorted(str(m.get("Role")) for m in members)
-    timelines = {m.get("TL") for m in members}
-    return len(roles) == 3 and "Leader" in roles and "Sync Standby" in roles and len(timelines) == 1
-
-
-def vip_holder() -> str | None:
-    for gw in ("gw1", "gw2"):
-        out = docker("exec", container(gw), "ip", "-4", "-o", "addr", "show", "eth0", check=False)
-        if f" {VIP}/" in out:
-            return gw
-    return None
-
-
-def gateway_whole(node: str) -> bool:
-    """The VIP held, and the restarted gateway in VRRP again (its keepalived running),
-    ready to take the VIP at the next failure."""
-    keepalived = docker("exec", container(node), "pgrep", "-x", "keepalived", check=False)
-    return running(node) and bool(keepalived.strip()) and vip_holder() is not None
-
-
-def running(service: str) -> bool:
-    out = docker("inspect", "-f", "{{.State.Running}}", container(service), check=False)
-    return out.strip() == "true"
-
-
-def healthy(service: str) -> bool:
-    out = docker("inspect", "-f", "{{.State.Health.Status}}", container(service), check=False)
-    return out.strip() == "healthy"
-
-
-def etcd_whole() -> bool:
-    """All three members answer (etcdctl exits non-zero if one does not)."""
-    try:
-        docker(
-            "exec",
-            container("etcd1"),
-            "etcdctl",
-            "--endpoints=http://172.28.0.11:2379,http://172.28.0.12:2379,http://172.28.0.13:2379",
-            "endpoint",
-            "health",
-            timeout=15,
-        )
-    except RuntimeError:
-        return False
-    return True
-
-
-async def wait_for(check: Callable[[], bool], limit: float, every: float = 1.0) -> float | None:
-    """Seconds until ``check()`` held, or None after ``limit`` seconds."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if await asyncio.to_thread(check):
-            return time.monotonic() - start
-        await asyncio.sleep(every)
-    return None
-
-
 # -- the load --------------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    cluster: Cluster
-    tag: str
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    acked: dict[str, str] = field(default_factory=dict)  # text -> id
-    ack_times: list[float] = field(default_factory=list)
-    read_times: list[float] = field(default_factory=list)
-    write_attempts: int = 0
-    write_retries: int = 0
-    unacked: int = 0  # posts given up after WRITE_DEADLINE
-    reads: int = 0
-    failed_reads: int = 0
-    counts: int = 0
-    failed_counts: int = 0
-    replays: int = 0
-    last_ack: tuple[str, str] | None = None  # (id, Tagfeed-Position) of the newest post
-    ryw_reads: int = 0
-    ryw_waited_out: int = 0  # 503: the replica did not reach the position in time
-    ryw_violations: int = 0  # 404 for a post acknowledged before the read: must be 0
-
-    async def writer(self, client: httpx.AsyncClient, n: int) -> None:
-        headers = {"Authorization": f"Bearer {self.cluster.token(f'writer{n}')}"}
-        seq = 0
-        while not self.stop.is_set():
-            seq += 1
-            text = f"{self.tag} w{n} #{seq}"
-            key = str(uuid.uuid4())
-            first = time.monotonic()
-            while True:
-                self.write_attempts += 1
-                try:
-                    response = await client.post(
-                        "/v1/messages",
-                        json={"text": text, "tag": self.tag},
-                        headers={**headers, "Idempotency-Key": key},
-                    )
-                except httpx.HTTPError:
-                    response = None
-                if response is not None and response.status_code == 201:
-                    self.acked[text] = response.json()["id"]
-                    self.last_ack = (self.acked[text], response.headers["Tagfeed-Position"])
-                    self.ack_times.append(time.monotonic())
-                    if response.headers.get("Idempotent-Replayed") == "true":
-                        self.replays += 1
-                    break
-                if (
-                    response is not None
-                    and response.status_code not in {409, 429}
-                    and (response.status_code < 500)
-                ):
-                    raise RuntimeError(f"POST refused: {response.status_code} {response.text}")
-                if time.monotonic() - first > WRITE_DEADLINE:
-                    self.unacked += 1
-                    break
-                self.write_retries += 1
-                await asyncio.sleep(0.2)
-
-    async def reader(self, client: httpx.AsyncClient, n: int) -> None:
-        headers = {"Authorization": f"Bearer {self.cluster.token(f'reader{n}')}"}
-        while not self.stop.is_set():
-            self.reads += 1
-            try:
-                response = await client.get(
-                    "/v1/messages", params={"tag": self.tag, "limit": "20"}, headers=headers
-                )
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                self.read_times.append(time.monotonic())
-            else:
-                self.failed_reads += 1
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.02)
-
-    async def own_reader(self, client: httpx.AsyncClient) -> None:
-        """Read your writes: the newest acknowledged post, by id, asking for its position
-        (``Tagfeed-Min-Position``). The instance reads it wherever its reads go (a
-        replica); a 404 would be a post acknowledged and then not seen."""
-        headers = {"Authorization": f"Bearer {self.cluster.token('writer0')}"}
-        while not self.stop.is_set():
-            if self.last_ack is None:
-                await asyncio.sleep(0.05)
-                continue
-            message_id, position = self.last_ack
-            self.ryw_reads += 1
-            try:
-                response = await client.get(
-                    f"/v1/messages/{message_id}",
-                    headers={**headers, "Tagfeed-Min-Position": position},
-                )
-            except httpx.HTTPError:
-                response = None
-            if response is not None and response.status_code == 404:
-                self.ryw_violations += 1
-                log(f"read-your-writes violated: {message_id} at {position} is 404")
-            elif response is not None and response.status_code == 503:
-                self.ryw_waited_out += "Tagfeed-Min-Position" in response.text
-            await asyncio.sleep(0.1)
-
-    async def counter(self, client: httpx.AsyncClient) -> None:
-        headers = {"Authorization": f"Bearer {self.cluster.token('root', 'admin')}"}
-        while not self.stop.is_set():
-            self.counts += 1
-            try:
-                response = await client.get(
-                    "/v1/messages", params={"tag": self.tag, "count": "1"}, headers=headers
-                )
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            self.failed_counts += not ok
-            await asyncio.sleep(0.5)
-
-
-def longest_gap(times: list[float], since: float, until: float) -> tuple[float, float]:
-    """The longest stretch in [since, until] without an event: (its length, its end)."""
-    points = [since, *sorted(t for t in times if since <= t <= until), until]
-    return max((b - a, b) for a, b in itertools.pairwise(points))
-
-
-async def verify(cluster: Cluster, load: Load) -> tuple[int, int, set[str]]:
-    """(lost, duplicates, the stored ids): every acknowledged id read by id; the tag
-    paged."""
-    headers = {"Authorization": f"Bearer {cluster.token('verifier')}"}
-    lost = 0
-    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
-        sem = asyncio.Semaphore(8)
-
-        async def check(message_id: str) -> bool:
-            async with sem:
-                for _ in range(20):
-                    try:
-                        r = await client.get(f"/v1/messages/{message_id}", headers=headers)
-                    except httpx.HTTPError:
-                        await asyncio.sleep(0.5)
-                        continue
-                    if r.status_code in {200, 404}:
-                        return r.status_code == 200
-                    await asyncio.sleep(0.5)
-                return False
-
-        found = await asyncio.gather(*(check(i) for i in load.acked.values()))
-        lost = found.count(False)
-        texts: dict[str, int] = {}
-        ids: set[str] = set()
-        url: str | None = f"/v1/messages?tag={load.tag}&limit=100"
-        while url is not None:
-            r = await client.get(url, headers=headers)
-            r.raise_for_status()
-            for message in r.json():
-                texts[message["text"]] = texts.get(message["text"], 0) + 1
-                ids.add(message["id"])
-            url = r.links.get("next", {}).get("url")
-    duplicates = sum(n - 1 for n in texts.values() if n > 1)
-    return lost, duplicates, ids
 
 
 # -- the faults ------------------------------------------------------------------------
@@ -636,20 +379,6 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
     return result
 
 
-async def log_position(client: httpx.AsyncClient, cluster: Cluster) -> int:
-    """A log position every later post comes after (a read's Tagfeed-Position)."""
-    headers = {"Authorization": f"Bearer {cluster.token('stream0')}"}
-    for _ in range(60):
-        try:
-            response = await client.get("/v1/messages", params={"limit": "1"}, headers=headers)
-            if response.status_code == 200:
-                return int(response.headers["Tagfeed-Position"])
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(1)
-    raise RuntimeError("no read answered through the gateway for 60 s")
-
-
 async def followers_caught_up(progress: Progress, within: float) -> None:
     """Wait until the relay and the tags reducer have reached the head."""
     deadline = time.monotonic() + within
@@ -657,90 +386,6 @@ async def followers_caught_up(progress: Progress, within: float) -> None:
         if progress.lag_at_end("relay") == 0 and progress.lag_at_end("tags") == 0:
             return
         await asyncio.sleep(0.5)
-
-
-def load_average() -> str:
-    """The machine's 1, 5 and 15-minute load averages (the host is shared: say it)."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def markdown(results: list[dict[str, Any]]) -> str:
-    head = (
-        "| fault | acked posts | lost | duplicates | write unavailable (s) | read unavailable (s)"
-        " | failed reads | failed counts | own writes unread | retries | whole again (s) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-    )
-    rows = "".join(
-        f"| {r['fault']} | {r['acknowledged_posts']} | {r['lost']} | {r['duplicates']}"
-        f" | {r['write_unavailable_s']} | {r['read_unavailable_s']} | {r['failed_reads']}"
-        f"/{r['reads']} | {r['failed_counts']}/{r['counts']}"
-        f" | {r['read_your_writes_violated']}/{r['read_your_writes']}"
-        f" | {r['write_retries']} | {r['whole_again_s']} |\n"
-        for r in results
-    )
-    return head + rows + "\n" + timelines(results) + "\n" + followed(results)
-
-
-def followed(results: list[dict[str, Any]]) -> str:
-    """The streams and the log's followers in each fault: each stream's longest wait for
-    an event, whether every stream got every post once and in order; when the relay and
-    the tags reducer moved again, and whether what they made holds each post once."""
-    head = (
-        "| fault | stream gap (s) | streams exact | stream reconnects | relay back (s)"
-        " | relayed once, in order | tags reducer back (s) | tags view = stored | load average |\n"
-        "|---|---:|---|---:|---:|---|---:|---|---|\n"
-    )
-    rows = "".join(
-        f"| {r['fault']} | {r['stream_gap_s']} | {'yes' if r['streams_exact'] else 'NO'}"
-        f" | {sum(int(c['connects']) for c in r['streams']) - len(r['streams'])}"
-        f" | {r['phases_s'].get('relay_back') or '-'}"
-        f" | {r['relayed']}/{r['stored_posts']}"
-        + (
-            " yes"
-            if not r["relayed_missing"] and not r["relayed_duplicates"] and r["relayed_in_order"]
-            else " NO"
-        )
-        + f" | {r['phases_s'].get('tags_back') or '-'}"
-        f" | {'yes' if r['tags_view_count'] == r['stored_posts'] else 'NO'}"
-        f" | {r['load_average']} |\n"
-        for r in results
-    )
-    return head + rows
-
-
-# The timeline table's columns: phase key, heading.
-PHASES = (
-    ("leader_key_released", "leader key released"),
-    ("leader_key_taken", "leader key taken"),
-    ("promoted", "promoted"),
-    ("restarted", "restarted in place"),
-    ("sync_standby", "sync standby"),
-    ("routed", "gateway routes to it"),
-    ("writes_back", "writes back"),
-    ("reads_back", "reads back"),
-)
-
-
-def timelines(results: list[dict[str, Any]]) -> str:
-    """Seconds after the fault at which each phase of the repair was seen ("-": it did
-    not happen in that fault, or its record was not found)."""
-    head = (
-        "| fault | "
-        + " | ".join(title for _, title in PHASES)
-        + " | load average |\n|---|"
-        + "---:|" * len(PHASES)
-        + "---|\n"
-    )
-    database = [r for r in results if r["scenario"].startswith("pg-")]
-    rows = "".join(
-        f"| {r['fault']} | "
-        + " | ".join(
-            "-" if r["phases_s"].get(key) is None else str(r["phases_s"][key]) for key, _ in PHASES
-        )
-        + f" | {r['load_average']} |\n"
-        for r in database
-    )
-    return head + rows
 
 
 @dataclass
