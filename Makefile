@@ -130,6 +130,7 @@ faults: $(STAMP)  ## crash, shutdown and database faults under load; prints a su
 
 # -- cluster (docs/deployment.md) -----------------------------------------------------------
 # HAProxy + keepalived gateways, 3 tagfeed instances, PostgreSQL 15 x3 under Patroni, etcd x3,
+# NATS JetStream x3 with the relay and the catch-up reducers as services,
 # in Docker (Debian's docker.io, compose v1; dockerd is started when needed). The gateway
 # listens on 127.0.0.1:$(GATEWAY_PORT) only.
 GATEWAY_PORT ?= 18080

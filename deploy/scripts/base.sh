@@ -69,19 +69,28 @@ done
 work=$(mktemp -d /var/tmp/tagfeed-base.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+# The two debootstraps run side by side: most of their time is waiting on the mirror.
+pids=()
 if have debian:bookworm-slim; then
   say "debian:bookworm-slim is there"
 else
-  build_rootfs "$work/debian" "ca-certificates"
+  build_rootfs "$work/debian" "ca-certificates" & pids+=($!)
+fi
+if have python:3.11-slim-bookworm; then
+  say "python:3.11-slim-bookworm is there"
+else
+  build_rootfs "$work/python" "ca-certificates,python3.11,python3-venv,python3-pip" & pids+=($!)
+fi
+for pid in "${pids[@]}"; do
+  wait "$pid" || die "debootstrap failed"
+done
+
+if [ -d "$work/debian" ]; then
   import "$work/debian" debian:bookworm-slim "${proxy_env[@]}" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]'
 fi
-
-if have python:3.11-slim-bookworm; then
-  say "python:3.11-slim-bookworm is there"
-else
-  build_rootfs "$work/python" "ca-certificates,python3.11,python3-venv,python3-pip"
+if [ -d "$work/python" ]; then
   # pip inside a build must trust the same certificates (its own bundle would not).
   import "$work/python" python:3.11-slim-bookworm "${proxy_env[@]}" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

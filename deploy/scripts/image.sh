@@ -14,12 +14,22 @@ build() {  # $1 = tag, $2 = context, rest = docker build args
   local log
   log=$(mktemp)
   if ! docker build --network host -t "$tag" "$@" "$ctx" >"$log" 2>&1; then
-    cat "$log" >&2; rm -f "$log"; die "docker build -t $tag failed"
+    cat "$log" >&2; rm -f "$log"; say "error: docker build -t $tag failed"; return 1
   fi
   rm -f "$log"
+  say "built $tag"
 }
-build tagfeed "$REPO_DIR"
-build tagfeed-gateway "$DEPLOY_DIR/gateway"
-build tagfeed-postgres "$DEPLOY_DIR/postgres"
-build tagfeed-etcd "$DEPLOY_DIR/etcd"
+# Side by side: each mostly waits on a package mirror (apt, PyPI), and a cached build
+# takes a second. Every image derives from the local bases, none from another.
+pids=()
+build tagfeed "$REPO_DIR" & pids+=($!)
+build tagfeed-gateway "$DEPLOY_DIR/gateway" & pids+=($!)
+build tagfeed-postgres "$DEPLOY_DIR/postgres" & pids+=($!)
+build tagfeed-etcd "$DEPLOY_DIR/etcd" & pids+=($!)
+build tagfeed-nats "$DEPLOY_DIR/nats" & pids+=($!)
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=1
+done
+[ "$failed" = 0 ] || die "an image did not build (its log is above)"
 say "images: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^tagfeed' | tr '\n' ' ')"

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///./tagfeed.db"
+    # PostgreSQL only: where GET reads go (replicas, e.g. a router that checks Patroni's
+    # /replica), each read waiting there for the position it must reflect; unset, reads
+    # go where writes go (docs/deployment.md, "Reads from replicas").
+    database_read_url: str | None = None
     db_timeout: float = Field(5.0, gt=0, le=300)
     db_pool_size: int = Field(10, ge=1, le=1000)
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
@@ -126,6 +130,27 @@ class Settings(BaseSettings):
     def _known_backend(cls, url: str) -> str:
         parse_database_url(url)
         return url
+
+    @field_validator("database_read_url", mode="before")
+    @classmethod
+    def _no_read_url(cls, raw: object) -> object:
+        return None if raw == "" else raw
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_url_is_postgres(cls, url: str | None) -> str | None:
+        if url is not None and parse_database_url(url).backend != "postgresql":
+            raise ValueError("must be a postgresql:// URL (reads from replicas)")
+        return url
+
+    @model_validator(mode="after")
+    def _read_url_with_postgres(self) -> Self:
+        if self.database_read_url is not None and self.database.backend != "postgresql":
+            raise ValueError(
+                f"{ENV_PREFIX}DATABASE_READ_URL is set, but {ENV_PREFIX}DATABASE_URL is not"
+                " PostgreSQL: replicas are PostgreSQL's; unset it"
+            )
+        return self
 
     @field_validator(
         "jwt_secret",

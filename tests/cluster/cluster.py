@@ -33,16 +33,22 @@ class Cluster:
     secret: str
     issuer: str
     audience: str
+    # The primary through the edge (127.0.0.1:15432), as the tagfeed role; NATS (nats1).
+    postgres_url: str = ""
+    nats_port: int = 14222
 
     @classmethod
     def from_env(cls) -> "Cluster":
         env = read_env()
         port = int(os.environ.get("GATEWAY_PORT", "18080"))
+        pg_port = int(os.environ.get("POSTGRES_PORT", "15432"))
         return cls(
             f"http://127.0.0.1:{port}",
             env["JWT_SECRET"],
             env["JWT_ISSUER"],
             env["JWT_AUDIENCE"],
+            f"postgresql://tagfeed:{env['TAGFEED_DB_PASSWORD']}@127.0.0.1:{pg_port}/tagfeed",
+            int(os.environ.get("NATS_PORT", "14222")),
         )
 
     def token(

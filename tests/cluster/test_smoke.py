@@ -1,13 +1,16 @@
 """The smoke of the cluster (make cluster-smoke, in CI): through the gateway on 127.0.0.1,
 a token is needed (401), a post and a read work, counting needs the admin role (403, 200),
-and the identity is the token's, never the client's header."""
+the identity is the token's, never the client's header, and a post reaches the replicated
+JetStream stream and the tags reducer."""
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
 
 from tests.cluster.cluster import Cluster
+from tests.cluster.followers import stream_ids, stream_replicas, tag_count
 
 pytestmark = pytest.mark.cluster
 
@@ -99,3 +102,29 @@ def test_oversized_heads_and_odd_paths_stop_at_the_gateway(client: httpx.Client)
     # %-escapes, // and dot segments could route differently here and in the instance.
     assert client.get("/v1/messages/%63ounts").status_code == 400
     assert client.get("/v1//messages").status_code == 400
+
+
+async def test_a_post_reaches_the_replicated_stream(cluster: Cluster) -> None:
+    """The relay publishes the post to JetStream, whose stream has 3 replicas on the
+    three NATS servers; the tags reducer (a service of its own) counts it."""
+    tag = f"smoke{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
+        posted = await client.post(
+            "/v1/messages",
+            json={"text": "to the stream", "tag": tag},
+            headers=bearer(cluster.token("smoke")),
+        )
+    assert posted.status_code == 201, posted.text
+    relayed: list[tuple[int, str]] = []
+    for _ in range(40):  # the relay starts once the schema is there: give it 20 s
+        relayed = await stream_ids(cluster.nats_port, tag, within=5)
+        if relayed:
+            break
+        await asyncio.sleep(0.5)
+    assert [message_id for _, message_id in relayed] == [posted.json()["id"]]
+    assert await stream_replicas(cluster.nats_port) == 3
+    for _ in range(40):
+        if await tag_count(cluster.postgres_url, tag) == 1:
+            break
+        await asyncio.sleep(0.5)
+    assert await tag_count(cluster.postgres_url, tag) == 1

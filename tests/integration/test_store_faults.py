@@ -13,6 +13,7 @@ from tagfeed.store.errors import StoreUnavailable
 from tagfeed.store.migrate import upgrade
 from tagfeed.store.postgres import PostgresStore
 from tagfeed.store.sqlite import SQLiteStore
+from tests.integration.helpers import seed
 
 SOME_ID = "0193a5c2-7b1e-7cc0-9f6a-2b1d4c3e5f60"
 
@@ -88,6 +89,41 @@ async def test_postgres_connection_failing_as_its_server_shuts_down_is_503(
         await store.close()
     errors = metrics.registry.get_sample_value("tagfeed_db_call_errors_total", {"op": "get"})
     assert errors == 1
+
+
+@pytest.mark.postgres
+async def test_postgres_write_to_a_server_not_yet_primary_is_503(postgres_url: str) -> None:
+    """During a failover the router may hand out a connection to the standby being
+    promoted before it accepts writes: the post is refused as unavailable (503, the
+    client retries), not as a fault of ours (500). Read-only sessions stand for it."""
+    # asyncpg passes an unknown DSN parameter on as a server setting.
+    separator = "&" if "?" in postgres_url else "?"
+    store = PostgresStore(
+        f"{postgres_url}{separator}default_transaction_read_only=on", timeout=TIMEOUT
+    )
+    await store.open()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await seed(store, ("failover", "2026-12-01T12:00:00"))
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_gives_up_after_the_client(postgres_url: str) -> None:
+    """The server's statement_timeout outlasts the client's: a COMMIT cancelled on the
+    server while it waits for the synchronous standby would be reported committed (a
+    WARNING only) and its post acknowledged before the standby had it; cancelled by the
+    client, it is a 503 and the post is not acknowledged."""
+    store = PostgresStore(postgres_url, timeout=TIMEOUT)
+    await store.open()
+    try:
+        shown = await store._run("get", lambda conn: conn.fetchval("SHOW statement_timeout"))
+    finally:
+        await store.close()
+    assert shown.endswith("s")
+    assert not shown.endswith("ms")
+    assert float(shown[:-1]) > TIMEOUT
 
 
 async def test_sqlite_writer_survives_a_unit_that_breaks_it(tmp_path: Path) -> None:

@@ -81,3 +81,30 @@ def test_a_developers_tagfeed_variable_does_not_reach_a_test(tmp_path: Path) -> 
         probe.unlink()
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        (
+            {"database_read_url": "postgresql://replica/db"},
+            "TAGFEED_DATABASE_URL is not PostgreSQL",
+        ),
+        (
+            {
+                "database_url": "postgresql://primary/db",
+                "database_read_url": "sqlite:///replica.db",
+            },
+            "TAGFEED_DATABASE_READ_URL: must be a postgresql:// URL",
+        ),
+    ],
+    ids=["sqlite-with-replicas", "replicas-not-postgres"],
+)
+def test_a_read_url_needs_postgresql_on_both_sides(values: dict[str, str], says: str) -> None:
+    with pytest.raises(SettingsError, match=says):
+        settings_from_values(**values)
+
+
+def test_an_empty_read_url_is_unset() -> None:
+    settings = settings_from_values(database_url="postgresql://p/db", database_read_url="")
+    assert settings.database_read_url is None

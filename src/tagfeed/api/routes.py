@@ -2,6 +2,8 @@
 shapes the answer; errors are raised and turned into problems by ``problems.py``."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -132,30 +134,30 @@ def _min_position(request: Request) -> int | None:
     return parse_position(MIN_POSITION, values[0]) if values else None
 
 
-async def _reflected(request: Request, service: MessageService) -> dict[str, str]:
-    """The position header of a read, taken before the read begins; first, with
-    ``Tagfeed-Min-Position``, the wait until it reaches that position (400 when the header
-    is not a position or is repeated; 503 when the wait runs out)."""
+@asynccontextmanager
+async def _reading(request: Request, service: MessageService) -> AsyncIterator[dict[str, str]]:
+    """The view a read's queries run in, and its position header, taken before they
+    begin; first, with ``Tagfeed-Min-Position``, the wait until the view reaches that
+    position (400 when the header is not a position or is repeated; 503 when the wait
+    runs out)."""
     wanted = _min_position(request)
-    if wanted is not None:
-        within: float = request.app.state.settings.min_position_wait_seconds
-        reached = await service.reach(wanted, within)
-        if reached < wanted:
+    within: float = request.app.state.settings.min_position_wait_seconds
+    async with service.reading(wanted, within) as reached:
+        if wanted is not None and reached < wanted:
             raise ApiError(
                 503,
                 f"{MIN_POSITION}: the log has not reached position {wanted} within {within:g} s "
                 f"(this server knows it up to {reached}); retry later",
                 {"Retry-After": "1"},
             )
-        return {POSITION: str(reached)}
-    return {POSITION: str(service.reflected())}
+        yield {POSITION: str(reached)}
 
 
 async def get_message(request: Request) -> Response:
     require_user(request)
     service = _service(request)
-    headers = await _reflected(request, service)
-    message = await service.get(request.path_params["message_id"])
+    async with _reading(request, service) as headers:
+        message = await service.get(request.path_params["message_id"])
     return _json(message_out(message), headers=headers)
 
 
@@ -166,10 +168,10 @@ async def list_messages(request: Request) -> Response:
     if params.count:
         _require_count_role(request)  # refused at once, not after a position's wait
     service = _service(request)
-    headers = await _reflected(request, service)
-    if params.count:
-        return _json(await service.count(params.where), headers=headers)
-    page = await service.page(params.where, params.page)
+    async with _reading(request, service) as headers:
+        if params.count:
+            return _json(await service.count(params.where), headers=headers)
+        page = await service.page(params.where, params.page)
     if page.next is not None:
         kept = [(k, v) for k, v in query.multi_items() if k != "cursor" and v]
         next_query = urlencode([*kept, ("cursor", page.next.encode())])
@@ -185,10 +187,10 @@ async def count_messages(request: Request) -> Response:
     where = parse_filter(query)
     granularity = parse_granularity(query_value(query, "granularity"))
     service = _service(request)
-    headers = await _reflected(request, service)
-    if granularity is None:
-        return _json(CountsOut(total=await service.count(where)), headers=headers)
-    series = await service.count_series(where, granularity, render_buckets)
+    async with _reading(request, service) as headers:
+        if granularity is None:
+            return _json(CountsOut(total=await service.count(where)), headers=headers)
+        series = await service.count_series(where, granularity, render_buckets)
     return Response(
         counts_body(series.total, granularity, series.sealed, series.live),
         headers=headers,

@@ -52,6 +52,13 @@ ACK_SECONDS = 10.0  # a batch's acks must all be back within this
 IDLE_SECONDS = 5.0
 
 
+def nats_servers(url: str) -> list[str]:
+    """``TAGFEED_NATS_URL`` as a list: one server, or several of a cluster separated by
+    commas. The client shuffles them, so each new connection (after a fault) may find
+    another server when one is down."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def stream_settings(settings: Settings) -> StreamSettings:
     return StreamSettings(
         settings.nats_stream,
@@ -141,7 +148,10 @@ async def keep_relaying(
         connection = None
         try:
             connection = await nats.connect(
-                settings.nats_url, name="tagfeed-relay", connect_timeout=5, allow_reconnect=False
+                nats_servers(settings.nats_url),
+                name="tagfeed-relay",
+                connect_timeout=5,
+                allow_reconnect=False,
             )
             await ensure_stream(connection.jetstream(), stream)
             await relay(store, connection, stream, batch=batch, metrics=metrics)

@@ -2,6 +2,7 @@
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -260,19 +261,13 @@ class MessageService:
             buckets.append(Bucket(bucket_start, bucket_end, n))
         return buckets
 
-    def reflected(self) -> int:
-        """A log position that every read started from now on reflects at least
-        (``Store.seen_head``): what the ``Tagfeed-Position`` header of a read says."""
-        return self._store.seen_head()
-
-    async def reach(self, position: int, within: float) -> int:
-        """Wait, at most ``within`` seconds, until every read started from then on
-        reflects at least ``position`` (``Store.wait_for_head``); return the position
-        reads reflect, which is below ``position`` when the wait ran out."""
-        seen = self._store.seen_head()
-        if seen >= position:
-            return seen
-        return await self._store.wait_for_head(position - 1, within)
+    def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
+        """A view for the reads of the block (``Store.reading``): every read inside it
+        reflects at least the position it gives, which is what a read's
+        ``Tagfeed-Position`` says. With ``at_least`` it first waits, at most ``within``
+        seconds, until the view reaches that position; the position given is below it
+        when the wait ran out."""
+        return self._store.reading(at_least, within)
 
     async def ready(self) -> None:
         """Raises a StoreError unless the database answers."""

@@ -22,5 +22,9 @@ def store_from_settings(settings: Settings) -> Store:
     from tagfeed.store.postgres import PostgresStore
 
     return PostgresStore(
-        url.url, timeout=settings.db_timeout, pool_size=settings.db_pool_size, metrics=metrics
+        url.url,
+        timeout=settings.db_timeout,
+        pool_size=settings.db_pool_size,
+        metrics=metrics,
+        read_url=settings.database_read_url,
     )

@@ -1,7 +1,7 @@
 """An in-memory store for unit tests of the service layer. Not for serving."""
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from tagfeed.store.port import (
     ImportBatch,
     ReducerSession,
     UnitOfWork,
+    known_head_view,
     unit_of_work,
 )
 
@@ -194,6 +195,9 @@ class MemoryStore:
 
     async def wait_for_head(self, after: int, within: float) -> int:
         return await self._watch.wait_beyond(after, within)
+
+    def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
+        return known_head_view(self, at_least, within)
 
     @asynccontextmanager
     async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:

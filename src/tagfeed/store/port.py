@@ -47,7 +47,15 @@ class Claim:
     not_before: datetime
 
 
-__all__ = ["Claim", "IdempotencyRecord", "Store", "StoredEvent", "UnitOfWork", "unit_of_work"]
+__all__ = [
+    "Claim",
+    "IdempotencyRecord",
+    "Store",
+    "StoredEvent",
+    "UnitOfWork",
+    "known_head_view",
+    "unit_of_work",
+]
 
 
 # A message's five fields in Message order: what an import line holds.
@@ -245,6 +253,28 @@ class Store(Protocol):
         whatever it is. Woken in-process by this process's appends; SQLite also reads
         the head every half second (appends by other processes), PostgreSQL listens
         for the appends' NOTIFY on channel ``tagfeed_events``."""
+
+    def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
+        """A view to read from for the block: ``get``, ``page``, ``count_pieces``,
+        ``series`` and ``counters_generation`` called inside it see a database state
+        that reflects at least the position the block is given (read your writes:
+        ``Tagfeed-Min-Position``). With ``at_least``, first waits up to ``within``
+        seconds until the view reaches it; the position given is below ``at_least`` when
+        the wait ran out. A store whose reads see every commit at once gives the head it
+        knows (``known_head_view``); one that reads from replicas holds one replica
+        connection for the block and gives the position that replica has applied."""
+
+
+@asynccontextmanager
+async def known_head_view(store: Store, at_least: int | None, within: float) -> AsyncIterator[int]:
+    """``Store.reading`` for a store whose reads see every commit as soon as it is made
+    (one database, or reads on the primary): the head this process knows, waited for
+    when it is short of ``at_least``. No query unless it waits."""
+    seen = store.seen_head()
+    if at_least is None or seen >= at_least:
+        yield seen
+    else:
+        yield await store.wait_for_head(at_least - 1, within)
 
 
 @asynccontextmanager

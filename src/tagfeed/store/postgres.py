@@ -3,13 +3,24 @@
 The pool starts empty (``min_size=0``) so the service starts, and answers 503, while
 the database is down, and reconnects by itself when it is back. Every call is bounded
 twice: by ``asyncio.timeout`` around pool acquisition and query, and by the server's
-``statement_timeout``, so a stuck query is cancelled on the server too.
+``statement_timeout``, so a stuck query is cancelled on the server too. The server's is a
+second longer (``_server_timeout``): a COMMIT whose wait for the synchronous standby is
+cancelled on the server is committed locally and reported as a success (a WARNING only),
+so the server must never be the one to give up first, or a post not yet on the standby
+would be acknowledged.
+
+With a read URL (replicas), a second pool serves the reads of ``reading`` blocks: the
+block holds one replica connection, reads the log head that replica has applied (and
+waits there for a wanted position), and every read inside it runs on that connection,
+so what the block says it reflects is what its reads saw (``docs/deployment.md``,
+"Reads from replicas").
 """
 
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from time import perf_counter
@@ -41,6 +52,7 @@ from tagfeed.store.port import (
     ImportBatch,
     ReducerSession,
     UnitOfWork,
+    known_head_view,
 )
 from tagfeed.store.postgres_views import PostgresReducerSession, numbered
 from tagfeed.store.urls import parse_database_url
@@ -109,6 +121,10 @@ COUNTER_SLOTS = 8
 
 # The most posts one append statement carries.
 MAX_BATCH = 512
+# A read waiting on a replica for a position polls its head (a standby delivers no
+# NOTIFY), from every 5 ms up to every 50 ms: a replica applies within milliseconds.
+REPLICA_POLL_FIRST = 0.005
+REPLICA_POLL_MAX = 0.05
 
 
 def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
@@ -137,6 +153,11 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     # A pooled connection whose server just shut down may still look open while asyncpg
     # consumes the server's farewell error; using it then fails with this.
     asyncpg.InternalClientError,
+    # A write reached a server that is not (or no longer, or not yet) the primary: during
+    # a failover the router may send a connection to the standby Patroni just chose while
+    # its promotion is still running (its /primary answers 200 from the moment it holds
+    # the leader key). A moment later the same write succeeds: 503, not 500.
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 
@@ -220,6 +241,39 @@ def series_query(
     )
 
 
+def _server_timeout(seconds: float) -> dict[str, str]:
+    """``statement_timeout`` one second past the client's own timeout (module docstring:
+    the client gives up first, and a COMMIT it gave up on is not acknowledged)."""
+    return {"statement_timeout": str(int(seconds * 1000) + 1000)}
+
+
+@asynccontextmanager
+async def _translated(seconds: float) -> AsyncIterator[None]:
+    """The block bounded by ``seconds``, asyncpg's errors turned into the store's."""
+    async with _store_errors(), asyncio.timeout(seconds):
+        yield
+
+
+@asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    """asyncpg's errors (and a timeout) raised in the block, as the store's."""
+    try:
+        yield
+    except TimeoutError:
+        raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
+
+
+async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
+    try:
+        return await pool.acquire()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot connect: {exc}") from exc
+
+
 def asyncpg_dsn(url: str) -> str:
     return parse_database_url(url).asyncpg_dsn
 
@@ -236,9 +290,21 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 class PostgresStore:
     def __init__(
-        self, url: str, *, timeout: float, pool_size: int = 10, metrics: Metrics | None = None
+        self,
+        url: str,
+        *,
+        timeout: float,
+        pool_size: int = 10,
+        metrics: Metrics | None = None,
+        read_url: str | None = None,
     ) -> None:
         self._dsn = asyncpg_dsn(url)
+        self._read_dsn = None if read_url is None else asyncpg_dsn(read_url)
+        self._read_pool: asyncpg.Pool | None = None
+        # The replica connection of the ``reading`` block the current task is in.
+        self._pinned: ContextVar[asyncpg.Connection | None] = ContextVar(
+            f"tagfeed_read_{id(self)}", default=None
+        )
         self._metrics = metrics  # None: metrics off, nothing recorded
         self._timeout = timeout
         self._pool_size = pool_size
@@ -250,22 +316,28 @@ class PostgresStore:
         self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def open(self) -> None:
-        self._pool = asyncpg.create_pool(
-            self._dsn,
+    def _new_pool(self, dsn: str) -> asyncpg.Pool:
+        return asyncpg.create_pool(
+            dsn,
             min_size=0,
             max_size=self._pool_size,
             timeout=self._timeout,  # connect timeout
             command_timeout=self._timeout,
-            server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+            server_settings=_server_timeout(self._timeout),
             reset=_keep_session,
         )
+
+    async def open(self) -> None:
+        self._pool = self._new_pool(self._dsn)
         await self._pool  # with min_size=0 this connects to nothing
-        if self._metrics is not None:
+        if self._metrics is not None:  # the primary's pool, where writes go
             pool = self._pool
             self._metrics.watch_pool(
                 lambda: pool.get_size() - pool.get_idle_size(), pool.get_max_size
             )
+        if self._read_dsn is not None:
+            self._read_pool = self._new_pool(self._read_dsn)
+            await self._read_pool
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -273,39 +345,35 @@ class PostgresStore:
         if self._listener is not None:
             await self._listener.close(timeout=self._timeout)
             self._listener = None
-        if self._pool is not None:
-            try:
-                await asyncio.wait_for(self._pool.close(), self._timeout)
-            except TimeoutError:
-                self._pool.terminate()
-            self._pool = None
-            if self._metrics is not None:
-                self._metrics.forget_pool()
+        for pool in (self._pool, self._read_pool):
+            if pool is not None:
+                try:
+                    await asyncio.wait_for(pool.close(), self._timeout)
+                except TimeoutError:
+                    pool.terminate()
+        self._pool = self._read_pool = None
+        if self._metrics is not None:
+            self._metrics.forget_pool()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection, the whole use bounded by the timeout. Any failure to get
         one (down, restarting, wrong database, too many clients) is StoreUnavailable."""
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             raise StoreUnavailable("the PostgreSQL store is not open")
-        try:
-            async with asyncio.timeout(self._timeout):
-                try:
-                    connection = await self._pool.acquire()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    raise StoreUnavailable(f"cannot connect: {exc}") from exc
-                try:
-                    yield connection
-                finally:
-                    await self._pool.release(connection)
-        except TimeoutError:
-            raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
+        async with _translated(self._timeout):
+            connection = await _acquire(pool)
+            try:
+                yield connection
+            finally:
+                await pool.release(connection)
 
     async def _bounded(self, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        pinned = self._pinned.get()
+        if pinned is not None:  # inside a ``reading`` block on a replica
+            async with _translated(self._timeout):
+                return await call(pinned)
         async with self._connection() as conn:
             return await call(conn)
 
@@ -355,6 +423,12 @@ class PostgresStore:
                 row = await conn.fetchrow(_FIND_KEY, record.user_id, record.key)
                 if row is not None and row["created_at"] >= claim.not_before:
                     work.held_by = IdempotencyRecord(record.user_id, record.key, **dict(row))
+                    # The record may be committed here but not yet on the synchronous
+                    # standby (its first request timed out in the wait: PostgreSQL commits
+                    # locally and shows it to everyone at once). A transaction id makes
+                    # this COMMIT wait for the standby too, and WAL is replicated in
+                    # order: the replay is answered only once the record is replicated.
+                    await conn.fetchval("SELECT pg_current_xact_id()")
                     # The replay reflects the log at least as far as the head now.
                     self._watch.advance(await conn.fetchval(HEAD_QUERY))
                     return
@@ -538,7 +612,10 @@ class PostgresStore:
         return int(status.rpartition(" ")[2])  # "DELETE n"
 
     async def ping(self) -> None:
-        await self._run("ping", lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
+        # With replicas, where reads go: an instance that can serve reads is ready (a
+        # gateway keeps it while the primary is being replaced; posts answer 503 then).
+        async with self.reading(None, 0):
+            await self._run("ping", lambda conn: conn.fetchval("SELECT 1 FROM messages LIMIT 0"))
 
     # -- the log -------------------------------------------------------------------------
 
@@ -578,6 +655,41 @@ class PostgresStore:
             await self._watch.wait_beyond(after, remaining)
         return self._watch.seen
 
+    def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
+        if self._read_pool is None:
+            return known_head_view(self, at_least, within)
+        return self._replica_view(self._read_pool, at_least, within)
+
+    @asynccontextmanager
+    async def _replica_view(
+        self, pool: asyncpg.Pool, at_least: int | None, within: float
+    ) -> AsyncIterator[int]:
+        """One replica connection for the block, and the head it has applied (waited
+        for up to ``within`` when short of ``at_least``). Not ``seen_head``: a position
+        committed on the primary may not be applied here yet. Each read inside is
+        bounded by the timeout on its own, as on the primary."""
+        async with _translated(self._timeout):
+            conn = await _acquire(pool)
+        try:
+            async with _translated(within + self._timeout):
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + within
+                pause = REPLICA_POLL_FIRST
+                while True:
+                    position = int(await conn.fetchval(HEAD_QUERY))
+                    left = deadline - loop.time()
+                    if at_least is None or position >= at_least or left <= 0:
+                        break
+                    await asyncio.sleep(min(pause, left))
+                    pause = min(2 * pause, REPLICA_POLL_MAX)
+            token = self._pinned.set(conn)
+            try:
+                yield position
+            finally:
+                self._pinned.reset(token)
+        finally:
+            await pool.release(connection=conn)
+
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
         self._watch.advance(int(payload))
 
@@ -605,20 +717,14 @@ class PostgresStore:
                 self._dsn,
                 timeout=self._timeout,
                 command_timeout=self._timeout,
-                server_settings={"statement_timeout": str(int(self._timeout * 1000))},
+                server_settings=_server_timeout(self._timeout),
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
         try:
             session = PostgresReducerSession(conn, name)
-            try:
+            async with _store_errors():
                 await session.acquire()
                 yield session
-            except TimeoutError:
-                raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
-            except _UNAVAILABLE as exc:
-                raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-            except asyncpg.PostgresError as exc:
-                raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
         finally:
             await conn.close(timeout=self._timeout)  # and with it the advisory lock

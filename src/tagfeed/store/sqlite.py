@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, closing
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -41,6 +41,7 @@ from tagfeed.store.port import (
     ImportBatch,
     ReducerSession,
     UnitOfWork,
+    known_head_view,
 )
 from tagfeed.store.sqlite_views import SQLiteReducerSession
 from tagfeed.store.urls import parse_database_url
@@ -708,6 +709,9 @@ class SQLiteStore:
             if self._watch.seen <= after:
                 await self.head()  # appended by another process: no signal here
         return self._watch.seen
+
+    def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
+        return known_head_view(self, at_least, within)
 
     @asynccontextmanager
     async def reducer_session(self, name: str) -> AsyncIterator[ReducerSession]:
