@@ -39,7 +39,7 @@ import asyncpg
 import uvloop
 
 from bench.database import DEFAULT_ADMIN_URL, postgres_database, sqlite_database
-from bench.proc import tree_cpu_seconds
+from bench.proc import tree_cpu_seconds, tree_runqueue_wait_seconds
 from bench.servers import stop_group, tagfeed_server
 from bench.streams import Posts, poster, raise_file_limit, summary
 
@@ -203,10 +203,12 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         samples_file = tmp / "samples.json"
         with sampler(url, args.sample_ms / 1000, samples_file):
             cpu, client_cpu = sum(tree_cpu_seconds(pid) for pid in pids), time.process_time()
+            waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids)
             posts, start, epoch_start, took = uvloop.run(
                 post_at_rate(port, args.rate, args.seconds, args.tags, args.connections)
             )
             cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu
+            waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids) - waited
             client_cpu = time.process_time() - client_cpu
             time.sleep(3)  # the last batches
     samples: list[Sample] = json.loads(samples_file.read_text())
@@ -223,6 +225,8 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "post_failures": posts.failures,
         "late_post_starts_ms": summary(late),
         "server_cpu_cores": round(cpu / took, 2),  # reducer processes included
+        # its threads' time runnable but without a CPU: what the machine's load took
+        "server_runqueue_wait_cores": round(waited / took, 2),
         "client_cpu_cores": round(client_cpu / took, 2),
         "events_measured": len(events),
         "sample_ms": args.sample_ms,
@@ -230,7 +234,7 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    for name in REDUCERS:
+    for name in REDUCERS if args.reducers != "none" else ():
         upper, lower = lags(events, samples, name)
         result[f"lag_ms_{name}"] = {
             **summary(upper),
@@ -248,7 +252,12 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
-    parser.add_argument("--reducers", choices=["serve", "processes"], default="serve")
+    parser.add_argument(
+        "--reducers",
+        choices=["serve", "processes", "none"],
+        default="serve",
+        help="where the catch-up reducers run; none: nowhere (a control: the post rate alone)",
+    )
     parser.add_argument("--sample-ms", type=float, default=2.0)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--pg-url", default=DEFAULT_ADMIN_URL, help="where --postgres creates")

@@ -45,6 +45,20 @@ def tree_cpu_seconds(root: int, proc: Path = PROC) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def tree_runqueue_wait_seconds(root: int, proc: Path = PROC) -> float:
+    """Seconds the threads of ``root`` and its live descendants have spent runnable but
+    waiting for a CPU (``/proc/PID/task/TID/schedstat``, second field, in ns): how much a
+    busy machine held them back, as against waiting on a lock, a disk or a peer."""
+    waited = 0
+    for pid in _tree(root, _stats(proc)):
+        for task in (proc / str(pid) / "task").glob("*"):
+            try:
+                waited += int((task / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # it ended meanwhile, or the kernel keeps no schedstats
+    return waited / 1e9
+
+
 def _vmrss_kib(status: str) -> int:
     for line in status.splitlines():
         if line.startswith("VmRSS:"):
