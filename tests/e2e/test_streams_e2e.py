@@ -2,9 +2,10 @@
 (httpx streaming, events parsed as the SSE format has them): post and receive; disconnect
 and resume with Last-Event-ID, receiving exactly the missed events; the heartbeat; the
 cap; a client that stops reading dropped while the others go on; SIGTERM ends the
-streams at once instead of holding the shutdown."""
+streams at once instead of holding the shutdown; 1,100 open streams hold no request up."""
 
 import asyncio
+import resource
 import socket
 import time
 from collections.abc import Iterator
@@ -157,3 +158,41 @@ def test_sigterm_ends_open_streams_at_once(sqlite_url: str, tmp_path: Path) -> N
     assert ended == [True, True, True]
     assert took < 3, took  # else granian would wait for the streams until it kills the worker
     assert stop_server(server)  # exited by itself, store closed
+
+
+def _open_raw_stream(address: tuple[str, int]) -> socket.socket:
+    """A stream on a raw socket, read up to its response head (200); then left alone."""
+    sock = socket.create_connection(address, timeout=10)
+    sock.sendall(b"GET /v1/messages/stream HTTP/1.1\r\nHost: t\r\nX-User-ID: many\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed a stream before its head"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    return sock
+
+
+def test_more_open_streams_than_granian_s_default_backpressure_hold_no_one_up(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A stream is a request that lasts; granian handles at most `backpressure` requests at
+    once in a worker (1,024 unless told), so past that every other request would wait for
+    a stream to end. server/serving.py makes room for TAGFEED_STREAM_MAX_CLIENTS streams."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2400:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2400, hard), hard))
+    server = start_server(sqlite_url, tmp_path / "server.log")
+    host, _, port = server.base_url.removeprefix("http://").partition(":")
+    streams: list[socket.socket] = []
+    try:
+        for _ in range(1100):
+            streams.append(_open_raw_stream((host, int(port))))
+        started = time.monotonic()
+        response = httpx.get(f"{server.base_url}/v1/messages/{'0' * 8}", headers=USER, timeout=5)
+        assert response.status_code == 404  # answered, and by the app
+        assert time.monotonic() - started < 2
+    finally:
+        for sock in streams:
+            sock.close()
+        assert stop_server(server)

@@ -35,6 +35,7 @@ from granian.log import LogLevels
 from tagfeed.config import Settings
 
 APP = "tagfeed.api.app:app_from_environment"
+BACKLOG = 1024  # granian's default listen backlog
 # hyper's answer to a request line it cannot parse: the knock's answer, from the server
 # alone (the app never sees it, so it leaves no access-log line and no metric).
 _KNOCK = b"KNOCK\r\n\r\n"
@@ -65,8 +66,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=http1_settings(settings),
-        # No backpressure limit beyond granian's default (the backlog, 1024 requests a
-        # worker): a lower one would queue real clients behind slow ones.
+        # Granian handles at most `backpressure` requests at once in a worker, and a live
+        # stream is a request that lasts: its default (the backlog, 1,024) would hold every
+        # request behind the 1,025th open stream. Room for every stream a worker allows
+        # (TAGFEED_STREAM_MAX_CLIENTS, then 503s) and a backlog of ordinary requests besides.
+        backpressure=settings.stream_max_clients + BACKLOG,
         log_level=LogLevels.warning,  # our middleware logs one JSON line per request
         log_access=False,
         # A worker that dies (SIGKILL, out of memory) is replaced at once, as uvicorn did;
