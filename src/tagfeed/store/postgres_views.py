@@ -123,10 +123,11 @@ async def _fill_tags(conn: asyncpg.Connection, changes: dict[str, TagChange], ta
 
 
 # view name -> fill(connection, the fold's changes, table): how a rebuild writes into its
-# fresh table before it has any index, by COPY (measured: a fifth of the time of the
-# upserts, and the indexes built afterwards in one sort each). No upsert is needed: a
-# fold's changes hold one row per key, and the table holds none of them yet. Trending
-# has none: its applier works out the windows and scores from the hours it writes.
+# fresh table before it has any index, by COPY, the indexes built afterwards in one sort
+# each (measured at 1M events, under load: the counts' 1.15M rows and their primary key
+# in 2.6 s instead of 11.4 s of upserts; the messages in 3.3 s instead of 5.8 s). No
+# upsert is needed: a fold's changes hold one row per key, and the table holds none of
+# them yet. Trending has none: its applier works out the windows and scores.
 FILLERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
     messages.NAME: _fill_messages,
     counts.NAME: _fill_counts,

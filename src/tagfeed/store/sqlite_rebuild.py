@@ -1,31 +1,32 @@
 """SQLite: rebuilding a view from the log (``Store.rebuild_view``, ``tagfeed rebuild``).
 
 The fold goes into a fresh table, ``<table>__rebuild``, made from the live table's own
-``CREATE`` statement without its secondary indexes, while the live one keeps serving.
-The log is read in chunks (``log_chunks``: one statement each, the payloads joined into
-one JSON array, decoded in one call) on a thread of its own, so that reading and
-decoding overlap folding and writing (SQLite works without the GIL).
+``CREATE`` statement (its secondary indexes come at the swap), while the live one keeps
+serving. The log is read in chunks (``log_chunks``: one statement each, the payloads
+joined into one JSON array, decoded in one call) on a thread and a connection of their
+own, so that reading overlaps folding and writing (SQLite works without the GIL).
 
 - A view with a ``fold_tagged`` (counts, tags, trending) folds the log up to the head
   found at the start in **one call**, holding only its distinct keys (counts: one entry
   per (tag, hour)), and writes the result with its applier once, in one transaction.
-- The messages view (its changes are its rows) is folded chunk by chunk into runs of
-  up to ``RUN_MESSAGES`` rows, each run written in the table's own order, (tag,
-  created_at, id), a chunk per statement in autocommit mode: the fresh table grows at
-  its end, each page written about once per run, and the server's writer waits for
-  the file's lock at most one statement. Memory: the run, ~400 bytes a message.
+- The messages view (its changes are its rows) is gathered by tag into runs of up to
+  ``RUN_MESSAGES`` rows; each run is written in the table's own order, (tag, created_at,
+  id), ``batch`` rows a transaction (``FILL_MESSAGES``): the fresh table grows at its
+  end, each page written about once per run. Memory: the run, ~400 bytes a message.
 
-Then, in one ``BEGIN IMMEDIATE`` transaction (nobody can append meanwhile): the events
-appended since are applied too, the live table is dropped, the fresh one renamed in its
-place, its indexes created under their own names, and a catch-up view's checkpoint set.
-Readers see the old view or the new one, never a mix. The index builds run under that
-lock (SQLite cannot rename an index): posts wait for them.
+Every transaction of the first pass holds the file's lock while it runs; the server's
+writer waits for it (one batch of messages; the counting views' single write, ~1-2 s
+at 1M on a quiet machine). Then, in one ``BEGIN IMMEDIATE`` transaction (nobody can
+append meanwhile): the events appended since are applied too, the live table is
+dropped, the fresh one renamed in its place, its indexes created under their own names,
+and a catch-up view's checkpoint set. Readers see the old view or the new one, never a
+mix. The drop and the index builds run under that lock (SQLite cannot rename an index):
+posts wait for them.
 
 The rebuild's connection: ``synchronous=NORMAL`` while it fills the fresh table (no
 fsync per commit: a crash loses only a table nobody reads yet; the swap commits with the
-database's own setting), a page cache of up to ``CACHE_MIB`` (the fresh table's pages
-stay in memory between chunks), sorts in memory with up to two helper threads (the
-index builds).
+database's own setting), a page cache of up to ``CACHE_MIB``, sorts in memory with up to
+two helper threads (the index builds, the counts' single write).
 """
 
 import re
@@ -161,7 +162,8 @@ def _write_runs(
     def write() -> None:
         ordered = run.take()
         for start in range(0, len(ordered), batch):
-            _transaction(conn, lambda: conn.executemany(fill, ordered[start : start + batch]))  # noqa: B023
+            rows = ordered[start : start + batch]
+            _transaction(conn, lambda: conn.executemany(fill, rows))  # noqa: B023 - called at once
 
     last = 0
     for last, chunk in chunks:  # noqa: B007 - the last one is returned
