@@ -118,13 +118,23 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
+def migrated_sqlite_url(directory: Path) -> str:
+    """The URL of a fresh, migrated SQLite file in ``directory``."""
+    url = f"sqlite:///{directory / 'tagfeed.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return migrated_sqlite_url(tmp_path)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database of each backend."""
     if request.param == "sqlite":
-        sqlite_url = f"sqlite:///{tmp_path / 'tagfeed.db'}"
-        upgrade(sqlite_url)
-        return sqlite_url
+        return migrated_sqlite_url(tmp_path)
     url: str = request.getfixturevalue("postgres_url")
 
     async def empty() -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tagfeed.store.migrate import upgrade
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.e2e.sse_client import USER, stream
 
@@ -50,13 +49,6 @@ async def test_post_receive_disconnect_resume_with_last_event_id(server: Server)
         async with stream(http, f"?tag=live&after={missed[1].headers['tagfeed-position']}") as s:
             assert (await s.next_event()).id == missed[2].headers["tagfeed-position"]
             assert (await s.next_event()).id == after.headers["tagfeed-position"]
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'tagfeed.db'}"
-    upgrade(url)
-    return url
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import asyncio
 import os
 import secrets
 from collections.abc import Generator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -39,13 +38,6 @@ def _fresh_database(server_url: str) -> Generator[str, None, None]:
         yield url
     finally:
         asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'tagfeed.db'}"
-    upgrade(url)
-    return url
 
 
 @pytest.fixture
