@@ -15,14 +15,13 @@ import shutil
 import statistics
 import sys
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import database
-from bench.dataset import ensure_dataset
-from bench.options import BENCH_DIR, QUICK_MESSAGES, parse_options
+from bench.options import QUICK_MESSAGES
 from bench.scenarios import BY_NAME, write_request_files
 from bench.servers import Running, tagfeed_server
+from bench.side_by_side import prepare
 from bench.stats import Sample
 from bench.sweeps import wrk_sample
 
@@ -56,14 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if not name.startswith("TAGFEED_") or not value:
         print("bench.ab: the setting must be TAGFEED_NAME=VALUE", file=sys.stderr)
         return 2
-    options = parse_options(
-        ["--quick", "--scenarios", args.scenarios, "--duration", str(args.duration)]
-    )
-    cache = BENCH_DIR / ".cache"
-    work = cache / f"ab-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
-    today = datetime.now(UTC).date()
-    dataset = ensure_dataset(cache / "datasets", args.messages, options.seed, today)
+    options, work, dataset = prepare("ab", args.scenarios, args.duration, args.messages)
     samples: dict[str, dict[str, list[Sample]]] = {}
     with database.sqlite_database(work / "tagfeed.db") as url, ExitStack() as stack:
         database.load(url, dataset.path, work / "import.log")

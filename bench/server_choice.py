@@ -19,14 +19,13 @@ import statistics
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import database
-from bench.dataset import ensure_dataset
-from bench.options import BENCH_DIR, QUICK_MESSAGES, parse_options
+from bench.options import QUICK_MESSAGES
 from bench.scenarios import BY_NAME, write_request_files
 from bench.servers import HOST, Running, free_port, peer_server, server_process
+from bench.side_by_side import prepare
 from bench.stats import Sample
 from bench.sweeps import wrk_sample
 
@@ -89,14 +88,7 @@ def _server(kind: str, url: str, log: Path, old_tagfeed: Path | None) -> Iterato
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = parse_options(
-        ["--quick", "--scenarios", args.scenarios, "--duration", str(args.duration)]
-    )
-    cache = BENCH_DIR / ".cache"
-    work = cache / f"server-choice-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
-    today = datetime.now(UTC).date()
-    dataset = ensure_dataset(cache / "datasets", args.messages, options.seed, today)
+    options, work, dataset = prepare("server-choice", args.scenarios, args.duration, args.messages)
     samples: dict[tuple[str, str], list[Sample]] = {}
     with database.sqlite_database(work / "tagfeed.db") as url, ExitStack() as stack:
         database.load(url, dataset.path, work / "import.log")
