@@ -45,7 +45,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_RUN    = $(BIN)/python -m bench.run --backend $(BACKEND) --workers $(WORKERS) \
                $(if $(MESSAGES),--messages $(MESSAGES)) $(BENCH_ARGS)
 
-.PHONY: bench bench-quick bench-ab bench-tools
+.PHONY: bench bench-quick bench-ab bench-trees bench-tools
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
@@ -79,6 +79,10 @@ bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the
 # make bench-ab AB=TAGFEED_METRICS=false [BENCH_ARGS="--scenarios get_by_id --rounds 8"]
 bench-ab: $(STAMP) bench-tools  ## two servers, one with the setting AB, driven in turn (~2 min)
 	$(BIN)/python -m bench.ab $(AB) $(BENCH_ARGS)
+
+# make bench-trees TREE=/path/to/other/checkout (with its .venv) [BENCH_ARGS="--rounds 6"]
+bench-trees: $(STAMP) bench-tools  ## this tree against another checkout, each its own database (~3 min)
+	$(BIN)/python -m bench.trees $(TREE) $(BENCH_ARGS)
 
 # The server comparison (docs/performance.md, "Server: granian"): tagfeed and the bare peer on
 # granian and on uvicorn. UVICORN_TAGFEED: the tagfeed command of a tree from before the

@@ -12,18 +12,14 @@ moves less than req/s when other work shares the machine. SQLite, 100k messages,
 import argparse
 import os
 import shutil
-import statistics
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 from bench import database
 from bench.options import QUICK_MESSAGES
-from bench.scenarios import BY_NAME, write_request_files
 from bench.servers import Running, tagfeed_server
-from bench.side_by_side import prepare
-from bench.stats import Sample
-from bench.sweeps import wrk_sample
+from bench.side_by_side import drive_in_turn, prepare, print_pairs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
         print("bench.ab: the setting must be TAGFEED_NAME=VALUE", file=sys.stderr)
         return 2
     options, work, dataset = prepare("ab", args.scenarios, args.duration, args.messages)
-    samples: dict[str, dict[str, list[Sample]]] = {}
     with database.sqlite_database(work / "tagfeed.db") as url, ExitStack() as stack:
         database.load(url, dataset.path, work / "import.log")
         database.catch_up_views(url, work / "import.log")
@@ -70,34 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             "A": _started(stack, url, work / "a.log", common),
             "B": _started(stack, url, work / "b.log", {**common, name: value}),
         }
-        files = write_request_files(
-            work / "requests", servers["A"].url, dataset, options.ids, options.seed
-        )
-        for scenario in options.scenarios:
-            requests = files[BY_NAME[scenario].requests]
-            samples[scenario] = {"A": [], "B": []}
-            for round_ in range(args.rounds):
-                for side in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
-                    sample = wrk_sample(servers[side], requests, options)
-                    samples[scenario][side].append(sample)
-                    print(f"  {scenario:<16} {side} {sample.rps:>9,.0f}/s", flush=True)
+        samples = drive_in_turn(servers, work, dataset, options, args.rounds)
     shutil.rmtree(work, ignore_errors=True)
     print(f"A: as the environment is; B: {name}={value}; {args.rounds} rounds of {args.duration} s")
-    print(
-        f"{'scenario':<16} {'A req/s':>9} {'B req/s':>9} {'B/A':>6} {'A µs/req':>9} {'B µs/req':>9}"
-    )
-    for scenario, sides in samples.items():
-        a, b = sides["A"], sides["B"]
-        ratio = statistics.median(y.rps / x.rps for x, y in zip(a, b, strict=True) if x.rps)
-
-        def cpu_us(runs: list[Sample]) -> float:
-            return statistics.median((s.server_cpu or 0) / s.rps * 1e6 for s in runs if s.rps)
-
-        print(
-            f"{scenario:<16} {statistics.median(s.rps for s in a):>9,.0f} "
-            f"{statistics.median(s.rps for s in b):>9,.0f} {ratio:>6.3f} "
-            f"{cpu_us(a):>9.1f} {cpu_us(b):>9.1f}"
-        )
+    print_pairs(samples)
     return 0
 
 
