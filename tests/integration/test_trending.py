@@ -13,8 +13,10 @@ from tagfeed.api.app import create_app
 from tagfeed.config import Settings
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
+from tagfeed.domain.trends import Trending
 from tagfeed.reducers import trending
 from tagfeed.service.reducing import catch_up
+from tagfeed.service.trends import TrendService
 from tagfeed.store.memory import MemoryStore
 from tagfeed.store.port import Store, unit_of_work
 from tests.integration.helpers import assert_problem
@@ -163,6 +165,36 @@ async def test_the_position_is_the_reducers_checkpoint_and_min_position_waits_fo
         assert answer.json()["tags"][0]["tag"] == "burst"
         assert await store.reducer_checkpoint(trending.NAME) == 6
         assert await store.reducer_checkpoint("tags") == 0  # another reducer's own row
+
+
+async def test_a_ranking_is_rendered_once_per_position_of_the_view(
+    store: Store, client: httpx.AsyncClient
+) -> None:
+    """The route keeps each ranking's body for the view's position: the same answer
+    while the reducer has not moved, the new one as soon as it has (same process)."""
+    first = await client.get("/v1/tags/trending?window=1h")
+    assert first.json()["tags"] == [] and first.headers["tagfeed-position"] == "0"
+    await post_at([store], "burst", NOW, 5)
+    await catch_up(store, trending.REDUCER)
+    moved = await client.get("/v1/tags/trending?window=1h")
+    assert moved.headers["tagfeed-position"] == "5"
+    assert [(t["tag"], t["count"]) for t in moved.json()["tags"]] == [("burst", 5)]
+    # Another limit is another answer, not the cached one.
+    assert (await client.get("/v1/tags/trending?window=1h&limit=1")).json()["tags"][0]["count"] == 5
+
+    renders: list[str] = []
+
+    def render(ranking: Trending) -> bytes:
+        renders.append(ranking.window)
+        return ranking.window.encode()
+
+    trends = TrendService(store)
+    assert await trends.rendered("1h", 10, 5, render) == b"1h"
+    assert await trends.rendered("1h", 10, 5, render) == b"1h"
+    assert renders == ["1h"]  # the second read came from the cache
+    assert await trends.rendered("24h", 10, 5, render) == b"24h"
+    assert await trends.rendered("1h", 10, 6, render) == b"1h"
+    assert renders == ["1h", "24h", "1h"]
 
 
 async def test_the_memory_store_reports_a_checkpoint_too() -> None:

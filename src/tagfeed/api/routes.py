@@ -35,7 +35,7 @@ from tagfeed.domain.counting import parse_granularity
 from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.model import Message
 from tagfeed.domain.positions import parse_position
-from tagfeed.domain.trends import parse_window
+from tagfeed.domain.trends import Trending, parse_window
 from tagfeed.service.messages import MessageService
 from tagfeed.service.trends import TrendService
 
@@ -219,9 +219,12 @@ async def trending_tags(request: Request) -> Response:
                 f"(it reflects the log up to {position}); retry later",
                 {"Retry-After": "1"},
             )
-    return _json(
-        trending_out(await trends.trending(window, limit)), headers={POSITION: str(position)}
-    )
+    body = await trends.rendered(window, limit, position, _render_trending)
+    return Response(body, headers={POSITION: str(position)}, media_type=JSON)
+
+
+def _render_trending(ranking: Trending) -> bytes:
+    return encoder.encode(trending_out(ranking))
 
 
 async def messages(request: Request) -> Response:
