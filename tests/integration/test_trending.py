@@ -173,7 +173,8 @@ async def test_a_ranking_is_rendered_once_per_position_of_the_view(
     """The route keeps each ranking's body for the view's position: the same answer
     while the reducer has not moved, the new one as soon as it has (same process)."""
     first = await client.get("/v1/tags/trending?window=1h")
-    assert first.json()["tags"] == [] and first.headers["tagfeed-position"] == "0"
+    assert first.json()["tags"] == []
+    assert first.headers["tagfeed-position"] == "0"
     await post_at([store], "burst", NOW, 5)
     await catch_up(store, trending.REDUCER)
     moved = await client.get("/v1/tags/trending?window=1h")
