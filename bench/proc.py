@@ -45,6 +45,15 @@ def tree_cpu_seconds(root: int, proc: Path = PROC) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds(proc: Path = PROC) -> float:
+    """CPU seconds every core of the machine has spent busy so far (``/proc/stat``: all
+    but idle and iowait), so a run can say how much of the machine was left: on 2 cores,
+    2.0 busy means no second worker can add anything."""
+    fields = (proc / "stat").read_text().split("\n", 1)[0].split()[1:]
+    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_runqueue_wait_seconds(root: int, proc: Path = PROC) -> float:
     """Seconds the threads of ``root`` and its live descendants have spent runnable but
     waiting for a CPU (``/proc/PID/task/TID/schedstat``, second field, in ns): how much a

@@ -2,6 +2,7 @@
 short console table of ratios. The chart is in ``chart.py`` (it needs matplotlib)."""
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class Scaling:
     rps_one: dict[str, float]  # scenario -> median req/s with one worker
     rps_many: dict[str, float]  # ... with ``workers``
     rss_max_mb: float  # all processes of the server with ``workers``
+    # scenario -> (server cores, machine cores) busy, with one worker and with ``workers``:
+    # whether the second worker found a core to use (2 cores: wrk shares them).
+    cpu_one: dict[str, tuple[float, float]] = field(default_factory=dict)
+    cpu_many: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def factors(self) -> dict[str, float]:
         return {
@@ -87,6 +92,8 @@ class Report:
                 "rps_many": self.scaling.rps_many,
                 "factors": self.scaling.factors(),
                 "rss_max_mb": self.scaling.rss_max_mb,
+                "cpu_one": self.scaling.cpu_one,
+                "cpu_many": self.scaling.cpu_many,
             },
             "notes": self.notes,
         }
@@ -119,6 +126,17 @@ def _rebuilds(seconds: object) -> str:
 
 def _verdict(passed: bool | None) -> str:
     return {True: "pass", False: "**FAIL**", None: "-"}[passed]
+
+
+def _cores(scaling: Scaling, name: str) -> str:
+    """Where the cores went, one worker → more: the server's and the whole machine's."""
+    one, many = scaling.cpu_one.get(name), scaling.cpu_many.get(name)
+    if one is None or many is None:
+        return ""
+    return (
+        f"; cores busy, server {one[0]:.2f} → {many[0]:.2f}, "
+        f"machine {one[1]:.2f} → {many[1]:.2f} of {os.cpu_count()}"
+    )
 
 
 def markdown(report: Report) -> str:
@@ -180,6 +198,7 @@ def markdown(report: Report) -> str:
             lines.append(
                 f"- {name}: {report.scaling.rps_one[name]:,.0f}/s → "
                 f"{report.scaling.rps_many[name]:,.0f}/s, factor {factor:.2f}"
+                + _cores(report.scaling, name)
             )
     lines += [
         "",
@@ -213,7 +232,10 @@ def console(report: Report) -> str:
         out[-1] += f", growth across sweeps {report.memory.growth_mb:+.1f} MB"
     if report.scaling is not None:
         for name, factor in report.scaling.factors().items():
-            out.append(f"scaling x{report.scaling.workers} workers {name}: {factor:.2f}")
+            out.append(
+                f"scaling x{report.scaling.workers} workers {name}: {factor:.2f}"
+                + _cores(report.scaling, name)
+            )
     out += [f"note: {note}" for note in report.notes]
     return "\n".join(out)
 

@@ -35,7 +35,7 @@ from bench.scenarios import (
     write_request_files,
 )
 from bench.servers import nginx_server, peer_server, tagfeed_server
-from bench.stats import median, summarize
+from bench.stats import Sample, median, summarize
 from bench.sweeps import Sweeps, Targets, wrk_sample
 
 
@@ -95,17 +95,26 @@ def _scaling(options: Options, url: str, files: dict[str, Path], work: Path) -> 
         return None
     workers = options.also_workers
     many: dict[str, float] = {}
+    cores: dict[str, tuple[float, float]] = {}
     print(f"bench: scaling step with {workers} workers", flush=True)
     log = work / f"server-w{workers}.log"
     with tagfeed_server(url, workers, log) as server, RssSampler(server.pid) as rss:
         for name in names:
             rss.phase(name)
             requests = files[BY_NAME[name].requests]
-            rates = [wrk_sample(server, requests, options).rps for _ in range(options.runs)]
-            many[name] = median(rates) or 0.0
+            runs = [wrk_sample(server, requests, options) for _ in range(options.runs)]
+            many[name] = median([s.rps for s in runs]) or 0.0
+            cores[name] = _cores(runs)
             print(f"  {workers} workers {name:<16} {many[name]:>9,.0f}/s", flush=True)
         peak = max(rss.peaks.values(), default=0.0)
-    return Scaling(workers, {}, many, peak)
+    return Scaling(workers, {}, many, peak, cpu_many=cores)
+
+
+def _cores(runs: list[Sample]) -> tuple[float, float]:
+    """Median cores busy in the server and in the whole machine over ``runs``."""
+    server = median([s.server_cpu for s in runs if s.server_cpu is not None]) or 0.0
+    machine = median([s.machine_cpu for s in runs if s.machine_cpu is not None]) or 0.0
+    return server, machine
 
 
 def _report(
@@ -138,7 +147,15 @@ def _report(
         rows.append(Row(summary, budget, verdict(budget, summary, get_rps, pg_tps)))
     if scaling is not None:
         one = {name: by_name[name].rps for name in scaling.rps_many}
-        scaling = Scaling(scaling.workers, one, scaling.rps_many, scaling.rss_max_mb)
+        cpu_one = {name: _cores(samples[name]) for name in scaling.rps_many}
+        scaling = Scaling(
+            scaling.workers,
+            one,
+            scaling.rps_many,
+            scaling.rss_max_mb,
+            cpu_one=cpu_one,
+            cpu_many=scaling.cpu_many,
+        )
     return Report(meta, rows, memory, scaling, sweeps.notes)
 
 

@@ -18,6 +18,7 @@ class Sample:
     requests: int
     server_cpu: float | None = None  # cores busy in the server during the run (1.0 = one)
     socket_errors: int = 0  # of which socket errors
+    machine_cpu: float | None = None  # cores busy machine-wide (server, wrk, the rest)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.options import Options
 from bench.pgbench import PgbenchError, run_pgbench
-from bench.proc import RssSampler, tree_cpu_seconds
+from bench.proc import RssSampler, machine_busy_seconds, tree_cpu_seconds
 from bench.profile import finish_profile, start_profile
 from bench.scenarios import BY_NAME, NGINX, PEER, PGBENCH
 from bench.servers import Running
@@ -29,6 +29,7 @@ def wrk_sample(target: Running, requests: Path, options: Options) -> Sample:
     if options.warmup > 0:
         run_wrk(target.url, requests, seconds=options.warmup, connections=options.connections)
     cpu_before = tree_cpu_seconds(target.pid)
+    machine_before, started = machine_busy_seconds(), time.monotonic()
     result = run_wrk(
         target.url,
         requests,
@@ -37,6 +38,8 @@ def wrk_sample(target: Running, requests: Path, options: Options) -> Sample:
         threads=options.threads,
     )
     cpu = (tree_cpu_seconds(target.pid) - cpu_before) / result.seconds if result.seconds else None
+    # over the wall time between the two readings (wrk's own start and end included)
+    machine = (machine_busy_seconds() - machine_before) / (time.monotonic() - started)
     return Sample(
         rps=result.rps,
         p50_ms=result.p50_ms,
@@ -45,6 +48,7 @@ def wrk_sample(target: Running, requests: Path, options: Options) -> Sample:
         requests=result.requests,
         server_cpu=cpu,
         socket_errors=result.socket_errors,
+        machine_cpu=machine,
     )
 
 
