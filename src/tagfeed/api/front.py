@@ -25,11 +25,11 @@ from tagfeed.api.endpoints import Endpoint
 from tagfeed.api.exchange import Call, Header, Reply
 from tagfeed.api.parts import AppParts
 from tagfeed.api.problems import EXPECTED, answer_to
+from tagfeed.api.routes import REPLAYED
 from tagfeed.metrics import UNMATCHED, Metrics
 
 _CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 log = structlog.get_logger("tagfeed.access")
-_REPLAYED = (b"idempotent-replayed", b"true")  # as routes.post_message marks a replay
 
 
 def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -168,7 +168,7 @@ class Front:
                     failure = exc  # answered, then raised on to the server, as Starlette does
             if isinstance(answer, Reply):
                 box[0] = status = answer.status
-                if status == 201 and self.metrics is not None and _REPLAYED in answer.headers:
+                if status == 201 and self.metrics is not None and REPLAYED in answer.headers:
                     self.metrics.idempotent_replay()
                 await answer.send(send, header)
             else:  # a live stream, an ASGI response of its own
@@ -198,7 +198,7 @@ class Front:
             if message["type"] == "http.response.start":
                 box[0] = status = message["status"]
                 headers = message.get("headers", ())
-                if status == 201 and metrics is not None and _REPLAYED in headers:
+                if status == 201 and metrics is not None and REPLAYED in headers:
                     metrics.idempotent_replay()
                 message["headers"] = [*headers, header]
             await send(message)

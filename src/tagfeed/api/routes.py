@@ -47,7 +47,7 @@ MIN_POSITION = "Tagfeed-Min-Position"
 _POSITION = POSITION.lower().encode()
 _MIN_POSITION = MIN_POSITION.lower().encode()
 _LOCATION = b"location"
-_REPLAYED = (b"idempotent-replayed", b"true")
+REPLAYED = (b"idempotent-replayed", b"true")  # a replay's mark, counted by the front
 _CLOSE = {"Connection": "close"}
 
 
@@ -123,7 +123,7 @@ async def post_message(call: Call) -> Reply:
     record = answer.record
     headers = [(_LOCATION, record.location.encode()), (_POSITION, b"%d" % answer.position)]
     if answer.replayed:
-        headers.append(_REPLAYED)
+        headers.append(REPLAYED)
     return Reply(record.body, record.status, headers)
 
 

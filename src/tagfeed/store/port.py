@@ -269,8 +269,8 @@ class known_head_view(AbstractAsyncContextManager[int]):
     """``Store.reading`` for a store whose reads see every commit as soon as it is made
     (one database, or reads on the primary): the head this process knows, waited for
     when it is short of ``at_least``. No query unless it waits. A class, not a
-    generator: every read enters one, and this costs a fifth of what
-    ``@asynccontextmanager`` does."""
+    generator: every read enters one, and this costs a third to a fifth of what
+    ``@asynccontextmanager`` does (measured 1.7-4.1 against 9.4-13.9 µs a block)."""
 
     __slots__ = ("_at_least", "_store", "_within")
 
