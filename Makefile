@@ -77,6 +77,7 @@ bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the
 	$(BENCH_RUN) --quick
 
 # make bench-ab AB=TAGFEED_METRICS=false [BENCH_ARGS="--scenarios get_by_id --rounds 8"]
+# make bench-ab AB="--a-tagfeed /work/main/.venv/bin/tagfeed": A is that tree, B this one
 bench-ab: $(STAMP) bench-tools  ## two servers, one with the setting AB, driven in turn (~2 min)
 	$(BIN)/python -m bench.ab $(AB) $(BENCH_ARGS)
 

@@ -94,21 +94,26 @@ def _process(
 
 
 @contextmanager
-def tagfeed_server(database_url: str, workers: int, log: Path) -> Iterator[Running]:
-    """``tagfeed serve`` on a free loopback port. Extra TAGFEED_* variables of the caller's
+def tagfeed_server(
+    database_url: str, workers: int, log: Path, command: Path | None = None
+) -> Iterator[Running]:
+    """``tagfeed serve`` on a free loopback port (``command``: the ``tagfeed`` of another
+    tree's venv; by default this venv's). Extra TAGFEED_* variables of the caller's
     environment (e.g. TAGFEED_SQLITE_SYNCHRONOUS) pass through; the log level is warning so
     the per-request log does not cost the server CPU."""
     beside = Path(sys.executable).parent / "tagfeed"  # the venv the bench runs in
     tagfeed = str(beside) if beside.exists() else shutil.which("tagfeed") or "tagfeed"
+    if command is not None:
+        tagfeed = str(command)
     port = free_port()
     env = {
         **os.environ,
         "TAGFEED_DATABASE_URL": database_url,
         "TAGFEED_LOG_LEVEL": "warning",
     }
-    command = [tagfeed, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    serve = [tagfeed, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     url = f"http://{HOST}:{port}"
-    with _process(command, env, log, f"{url}/healthz", timeout=120) as process:
+    with _process(serve, env, log, f"{url}/healthz", timeout=120) as process:
         yield Running(process, url, log)
 
 

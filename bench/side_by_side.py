@@ -41,7 +41,11 @@ def drive_in_turn(
             for side in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
                 sample = wrk_sample(servers[side], requests, options)
                 samples[scenario][side].append(sample)
-                print(f"  {scenario:<16} {side} {sample.rps:>9,.0f}/s", flush=True)
+                print(
+                    f"  {scenario:<16} {side} {sample.rps:>9,.0f}/s "
+                    f"p99 {sample.p99_ms or 0:7.1f} ms  load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
     return samples
 
 
@@ -49,7 +53,8 @@ def print_pairs(samples: dict[str, dict[str, list[Sample]]]) -> None:
     """Per scenario: each side's median req/s, B/A as the median of the ratios taken
     within each round, and each side's server CPU per request (cores busy / req/s)."""
     print(
-        f"{'scenario':<16} {'A req/s':>9} {'B req/s':>9} {'B/A':>6} {'A µs/req':>9} {'B µs/req':>9}"
+        f"{'scenario':<16} {'A req/s':>9} {'B req/s':>9} {'B/A':>6} {'A µs/req':>9} "
+        f"{'B µs/req':>9} {'A p99 ms':>9} {'B p99 ms':>9}"
     )
     for scenario, sides in samples.items():
         a, b = sides["A"], sides["B"]
@@ -58,8 +63,11 @@ def print_pairs(samples: dict[str, dict[str, list[Sample]]]) -> None:
         def cpu_us(runs: list[Sample]) -> float:
             return statistics.median((s.server_cpu or 0) / s.rps * 1e6 for s in runs if s.rps)
 
+        def p99(runs: list[Sample]) -> float:
+            return statistics.median(s.p99_ms or 0 for s in runs)
+
         print(
             f"{scenario:<16} {statistics.median(s.rps for s in a):>9,.0f} "
             f"{statistics.median(s.rps for s in b):>9,.0f} {ratio:>6.3f} "
-            f"{cpu_us(a):>9.1f} {cpu_us(b):>9.1f}"
+            f"{cpu_us(a):>9.1f} {cpu_us(b):>9.1f} {p99(a):>9.1f} {p99(b):>9.1f}"
         )

@@ -1,6 +1,10 @@
 """Reading a POST body strictly: each hostile body is an InvalidInput naming what broke."""
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tagfeed.api.json_body import decode_new_message
 from tagfeed.domain.errors import InvalidInput
@@ -40,3 +44,31 @@ def test_a_hostile_body_is_refused_naming_what_broke(
         decode_new_message(body)
     assert refused.value.field == field
     assert mentions in refused.value.detail
+
+
+MEMBERS = st.lists(
+    st.tuples(
+        st.sampled_from(["text", "tag", "x", "t\\u0065xt"]),
+        st.one_of(st.text(max_size=3), st.integers(), st.just({"y": 1})),
+    ),
+    max_size=5,
+)
+
+
+@given(MEMBERS)
+def test_a_repeated_name_is_refused_whatever_else_the_body_holds(
+    members: list[tuple[str, object]],
+) -> None:
+    # Bodies of eight quotes skip the stdlib parse that finds repeated names: the
+    # refusal must not depend on it.
+    body = (
+        "{" + ", ".join(f'"{name}": {json.dumps(value)}' for name, value in members) + "}"
+    ).encode()
+    names = [json.loads(f'"{name}"') for name, _ in members]
+    try:
+        decoded = decode_new_message(body)
+    except InvalidInput:
+        return  # a 400, whichever rule it names first
+    assert len(set(names)) == len(names), body
+    assert {"text", "tag"} <= set(names)
+    assert decoded.text == dict(zip(names, (v for _, v in members), strict=True))["text"]

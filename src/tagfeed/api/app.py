@@ -17,11 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from tagfeed.api.context import RequestContext
 from tagfeed.api.docs import docs_page, docs_static
 from tagfeed.api.endpoints import endpoints
+from tagfeed.api.exchange import served
+from tagfeed.api.front import Front
 from tagfeed.api.metrics_route import metrics_route, metrics_source
 from tagfeed.api.openapi import build_openapi
+from tagfeed.api.parts import AppParts
 from tagfeed.api.problems import make_handlers
 from tagfeed.api.schemas import encoder
 from tagfeed.api.streams import sse_frame
@@ -151,10 +153,18 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
 
+    parts = AppParts(
+        settings=settings,
+        service=service,
+        trends=TrendService(chosen_store),
+        streams=streams,
+        authenticator=authenticator_for(settings),
+    )
     app = Starlette(
         routes=[
-            # One route per path, so a 405 lists every allowed method in Allow.
-            *(Route(e.path, e.handler, methods=e.methods) for e in table),
+            # One route per path, so a 405 lists every allowed method in Allow. The front
+            # calls these handlers itself for the methods given; Starlette, for the rest.
+            *(Route(e.path, served(e.handler, parts), methods=e.methods) for e in table),
             # The document and its viewer, outside the document they serve.
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/docs", docs_page, methods=["GET"]),
@@ -168,12 +178,15 @@ def create_app(
     # No 307 from /v1/messages/ to /v1/messages: its Location would be built from the
     # client's Host header. An unknown path, trailing slash or not, is a 404 problem.
     app.router.redirect_slashes = False
-    app.state.settings = settings
-    app.state.service = service
-    app.state.streams = streams
-    app.state.trends = TrendService(chosen_store)
-    app.state.authenticator = authenticator_for(settings)
-    return RequestContext(app, metrics)
+    return Front(
+        app,
+        table,
+        parts,
+        metrics,
+        # Below info the access log drops every line: then not even its fields are made.
+        log_requests=settings.log_level in ("debug", "info"),
+        retry_after=settings.retry_after_seconds,
+    )
 
 
 def app_from_environment() -> Any:

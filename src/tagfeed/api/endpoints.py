@@ -6,13 +6,11 @@ Values a server is configured with (limits, timeouts, the key TTL) come from the
 the app is built with; limits fixed in code come from the constants that enforce them.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from starlette.requests import Request
-
 from tagfeed.api import routes, streams
+from tagfeed.api.exchange import Handler
 from tagfeed.api.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -78,8 +76,11 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
+    """A path, its handler (called by the front for the table's methods, by Starlette's
+    router for the rest: ``exchange.py``) and its operations."""
+
     path: str
-    handler: Callable[[Request], Any]
+    handler: Handler
     operations: tuple[Operation, ...]
 
     @property

@@ -1,13 +1,17 @@
 """problem+json (RFC 9457): one table maps every exception we expect to an HTTP problem.
-Handlers raise; they never build error responses by hand."""
+Handlers raise; they never build error responses by hand. The answer to an exception is
+made here for both ways a request reaches a handler: the front's (``answer_to``) and
+Starlette's exception handlers (``make_handlers``)."""
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
 
+from tagfeed.api.exchange import HasScope, Reply, raw_headers
 from tagfeed.api.schemas import Problem, encoder
 from tagfeed.auth.errors import AuthError, Forbidden, NotAuthenticated
 from tagfeed.domain.errors import InvalidInput, MessageNotFound
@@ -15,6 +19,7 @@ from tagfeed.domain.idempotency import IdempotencyKeyReused, RequestInFlight
 from tagfeed.store.errors import StoreError, StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
+_PROBLEM_JSON = (b"content-type", PROBLEM_JSON.encode())
 log = structlog.get_logger("tagfeed.api")
 
 
@@ -67,18 +72,22 @@ STATUS_OF: dict[type[Exception], int] = {
 }
 
 
-def request_id_of(request: Request) -> str:
-    value = request.scope.get("tagfeed.request_id")
+def request_id_of(request: HasScope) -> str:
+    return _request_id(request.scope)
+
+
+def _request_id(scope: MutableMapping[str, Any]) -> str:
+    value = scope.get("tagfeed.request_id")
     return value if isinstance(value, str) else ""
 
 
 def problem(
     status: int, detail: str, request_id: str, headers: dict[str, str] | None = None
-) -> Response:
+) -> Reply:
     """The one rendering of a problem, for the app's handlers and middleware."""
     kind = KINDS.get(status) or ProblemKind(f"http-{status}", "Error")
     body = encoder.encode(Problem(f"/problems/{kind.slug}", kind.title, status, detail, request_id))
-    return Response(body, status, headers, media_type=PROBLEM_JSON)
+    return Reply(body, status, raw_headers(headers), _PROBLEM_JSON)
 
 
 def status_for(exc: Exception) -> int:
@@ -95,7 +104,7 @@ def status_for(exc: Exception) -> int:
 
 
 def _public_detail(
-    request: Request, exc: Exception, status: int, retry_after: int
+    scope: MutableMapping[str, Any], exc: Exception, status: int, retry_after: int
 ) -> tuple[str, dict[str, str]]:
     """What the client is told, and the headers that go with it."""
     if isinstance(exc, ApiError):  # the API's own refusals, 503s included, say why
@@ -110,8 +119,8 @@ def _public_detail(
         return exc.detail, exc.headers
     if isinstance(exc, HTTPException):
         detail = {
-            404: f"no such path: {request.url.path}",
-            405: f"{request.method} is not allowed here",
+            404: f"no such path: {Request(scope).url.path}",
+            405: f"{scope['method']} is not allowed here",
         }.get(exc.status_code, exc.detail)
         return detail, dict(exc.headers or {})
     if isinstance(exc, RequestInFlight):  # the first request with the key: soon done
@@ -121,31 +130,54 @@ def _public_detail(
     return str(exc), {}
 
 
+# The refusals Starlette's ExceptionMiddleware answers (``refusal``); anything else is
+# unexpected, answered by its ServerErrorMiddleware, which raises it on to the server.
+EXPECTED: tuple[type[Exception], ...] = (*STATUS_OF, ApiError, HTTPException)
+
+
+def refusal(scope: MutableMapping[str, Any], exc: Exception, retry_after: int) -> Reply:
+    """The problem answering an expected exception; a fault (5xx but an ApiError) is
+    logged in full (never the message text), keyed by the request id."""
+    status = status_for(exc)
+    detail, headers = _public_detail(scope, exc, status, retry_after)
+    request_id = _request_id(scope)
+    if status >= 500 and not isinstance(exc, ApiError):  # an ApiError is no fault
+        log.error(
+            "backend_error",
+            error=repr(exc),
+            request_id=request_id,
+            exc_info=exc if status == 500 else None,
+        )
+    return problem(status, detail, request_id, headers)
+
+
+def unexpected(scope: MutableMapping[str, Any], exc: Exception, retry_after: int) -> Reply:
+    """The 500 answering anything else, logged with its traceback."""
+    request_id = _request_id(scope)
+    log.error("unhandled_error", request_id=request_id, exc_info=exc)
+    detail, _ = _public_detail(scope, exc, 500, retry_after)
+    return problem(500, detail, request_id)
+
+
+def answer_to(scope: MutableMapping[str, Any], exc: Exception, retry_after: int) -> Reply:
+    """What the front answers a handler's exception with: what Starlette's handlers
+    would. The caller raises an unexpected one on after answering, as Starlette does."""
+    if isinstance(exc, EXPECTED):
+        return refusal(scope, exc, retry_after)
+    return unexpected(scope, exc, retry_after)
+
+
 def make_handlers(retry_after: int) -> dict[type[Exception] | int, object]:
     """Exception handlers for Starlette: one for every class of STATUS_OF and for the
     refusals that carry their status (ApiError, Starlette's 404 and 405 with Allow), and
     a last one for anything unexpected (500)."""
 
-    async def refusal(request: Request, exc: Exception) -> Response:
-        status = status_for(exc)
-        detail, headers = _public_detail(request, exc, status, retry_after)
-        if status >= 500 and not isinstance(exc, ApiError):  # an ApiError is no fault
-            # Full detail (never the message text) in the log, keyed by the request id.
-            log.error(
-                "backend_error",
-                error=repr(exc),
-                request_id=request_id_of(request),
-                exc_info=exc if status == 500 else None,
-            )
-        return problem(status, detail, request_id_of(request), headers)
+    async def on_refusal(request: Request, exc: Exception) -> Reply:
+        return refusal(request.scope, exc, retry_after)
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled_error", request_id=request_id_of(request), exc_info=exc)
-        detail, _ = _public_detail(request, exc, 500, retry_after)
-        return problem(500, detail, request_id_of(request))
+    async def on_unexpected(request: Request, exc: Exception) -> Reply:
+        return unexpected(request.scope, exc, retry_after)
 
-    handlers: dict[type[Exception] | int, object] = dict.fromkeys(
-        (*STATUS_OF, ApiError, HTTPException), refusal
-    )
-    handlers[Exception] = unexpected
+    handlers: dict[type[Exception] | int, object] = dict.fromkeys(EXPECTED, on_refusal)
+    handlers[Exception] = on_unexpected
     return handlers

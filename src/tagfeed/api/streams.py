@@ -13,17 +13,17 @@ import asyncio
 import contextlib
 
 import structlog
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tagfeed.api.exchange import Call
 from tagfeed.api.params import query_of, query_value
 from tagfeed.api.problems import ApiError, request_id_of
 from tagfeed.auth.identity import require_user
 from tagfeed.domain.errors import InvalidInput
 from tagfeed.domain.positions import parse_position
 from tagfeed.domain.tags import normalise_tag
-from tagfeed.service.streams import StreamHub, StreamsClosed, StreamsFull, Subscription
+from tagfeed.service.streams import StreamsClosed, StreamsFull, Subscription
 from tagfeed.store.errors import StoreError
 
 log = structlog.get_logger("tagfeed.streams")
@@ -51,26 +51,26 @@ def sse_frame(position: int, payload: bytes) -> bytes:
     return b"id: %d\nevent: message\n%s\n\n" % (position, data)
 
 
-def resume_position(request: Request) -> int | None:
+def resume_position(call: Call) -> int | None:
     """Where the client resumes: ``Last-Event-ID`` (what a reconnecting EventSource
     sends, so it wins over the URL's ``after``), else ``?after=``, else None (from now
     on). Empty counts as absent; twice, or not a position, is a 400 naming it."""
-    ids = request.headers.getlist(LAST_EVENT_ID)
+    ids = call.headers_named(LAST_EVENT_ID.lower().encode())
     if len(ids) > 1:
         raise InvalidInput(LAST_EVENT_ID, f"must be sent at most once, got it {len(ids)} times")
     if ids and ids[0]:
         return parse_position(LAST_EVENT_ID, ids[0])
-    after = query_value(query_of(request.scope["query_string"]), "after")
+    after = query_value(query_of(call.scope["query_string"]), "after")
     return None if after is None else parse_position("after", after)
 
 
-async def stream_messages(request: Request) -> Response:
-    require_user(request)
-    raw_tag = query_value(query_of(request.scope["query_string"]), "tag")
+async def stream_messages(call: Call) -> Response:
+    require_user(call, call.parts.authenticator)
+    raw_tag = query_value(query_of(call.scope["query_string"]), "tag")
     tag = None if raw_tag is None else normalise_tag(raw_tag)
-    after = resume_position(request)
-    settings = request.app.state.settings
-    hub: StreamHub = request.app.state.streams
+    after = resume_position(call)
+    settings = call.parts.settings
+    hub = call.parts.streams
     try:
         subscription = await hub.subscribe(tag, after)
     except StreamsFull:
@@ -88,7 +88,7 @@ async def stream_messages(request: Request) -> Response:
         subscription,
         heartbeat=settings.stream_heartbeat_seconds,
         write_timeout=settings.stream_write_timeout_seconds,
-        request_id=request_id_of(request),
+        request_id=request_id_of(call),
     )
 
 

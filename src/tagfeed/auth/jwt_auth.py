@@ -15,8 +15,8 @@ from typing import Any
 
 import jwt
 from jwt.exceptions import InvalidSubjectError
-from starlette.requests import Request
 
+from tagfeed.api.exchange import HasScope, first_header
 from tagfeed.auth.errors import NotAuthenticated
 from tagfeed.auth.identity import Identity
 from tagfeed.auth.jwt_keys import KeyRing
@@ -132,8 +132,8 @@ class JwtAuthenticator:
         except jwt.PyJWTError as exc:
             raise _invalid(describe(exc)) from None
 
-    def authenticate(self, request: Request) -> Identity:
-        claims = self.verify(bearer_token(request.headers.get("authorization")))
+    def authenticate(self, request: HasScope) -> Identity:
+        claims = self.verify(bearer_token(first_header(request.scope, b"authorization")))
         subject = claims["sub"]  # required, and a string: PyJWT checked both
         if not USER_ID.fullmatch(subject):
             raise _invalid(f"the token sub must be {USER_ID_RULE}")

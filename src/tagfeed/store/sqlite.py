@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
+import msgspec
+
 from tagfeed.domain.counting import ALL_TAGS, Piece
 from tagfeed.domain.events import StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
@@ -110,6 +112,13 @@ def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[objec
 
 
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
+# A page comes back as one row, a JSON array of the rows' arrays, in the order of the inner
+# query (SQLite does not flatten a subquery with a LIMIT into an aggregate: it is read in
+# order, row by row). sqlite3 lets the GIL go and takes it back around every step of a
+# statement, and on the event loop's thread each of those is a wait for granian's thread
+# to give it back: one step for the page instead of 52, and msgspec reads the rows.
+_PAGE_AS_JSON = "SELECT json_group_array(json_array({columns})) FROM ({query})"
+_decode_page = msgspec.json.Decoder(list[tuple[str, str, str, str, int]]).decode
 
 
 def _micros(span: timedelta) -> int:
@@ -563,12 +572,17 @@ class SQLiteStore:
         return await self._read("get", query, inline=True)
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
-        sql, params = page_query(where, page)
-        return await self._read(
-            "page",
-            lambda conn: [message_from_row(row) for row in conn.execute(sql, params)],
-            inline=True,
-        )
+        query, params = page_query(where, page)
+        sql = _PAGE_AS_JSON.format(columns=_COLUMNS, query=query)
+
+        def rows(conn: sqlite3.Connection) -> list[Message]:
+            (array,) = conn.execute(sql, params).fetchone()
+            return [
+                Message(i, text, tag, user, from_epoch_micros(at))
+                for i, text, tag, user, at in _decode_page(array)
+            ]
+
+        return await self._read("page", rows, inline=True)
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)

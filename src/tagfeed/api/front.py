@@ -1,0 +1,221 @@
+"""The app as the server calls it, in plain ASGI: a request id on every response, one
+structured log line per request (method, path, status, duration, request id, user id;
+never message texts, query values or secrets) and, with metrics on, the request's count
+and latency by route template (``tagfeed.metrics``).
+
+The requests the route table (``endpoints.py``) serves with one of its methods go
+straight to their handler: the path is matched by string comparisons decided when the app
+is built, the handler's ``Reply`` is sent with the request id in its head, and an exception
+is answered with the problem Starlette's handlers would give (``problems.answer_to``).
+Everything else (HEAD, other methods and their 405 with ``Allow``, unknown paths, the
+document, the page, ``/metrics``) goes to the Starlette app behind, whose routes call the
+same handlers, so a rule has one implementation whichever way a request takes.
+"""
+
+import random
+import re
+import time
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tagfeed.api.endpoints import Endpoint
+from tagfeed.api.exchange import Call, Header, Reply
+from tagfeed.api.parts import AppParts
+from tagfeed.api.problems import EXPECTED, answer_to
+from tagfeed.api.routes import REPLAYED
+from tagfeed.metrics import UNMATCHED, Metrics
+
+_CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+log = structlog.get_logger("tagfeed.access")
+
+
+def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The client's ``X-Request-ID`` (lower-case header names, as ASGI servers give them)
+    when it is usable: 1-128 printable ASCII characters."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            return value.decode("ascii") if _CLIENT_REQUEST_ID.fullmatch(value) else None
+    return None
+
+
+class _Template(NamedTuple):
+    """A path of the table ending in its one parameter, as Starlette's ``{name}`` (the
+    ``str`` convertor: one or more characters, no ``/``) matches it."""
+
+    prefix: str
+    name: str
+    methods: dict[str, Endpoint]
+
+
+def _template_of(path: str) -> tuple[str, str] | None:
+    """(prefix, parameter name) of a templated path; None for a plain path."""
+    if "{" not in path:
+        return None
+    prefix, _, rest = path.partition("{")
+    name = rest.removesuffix("}")
+    if not rest.endswith("}") or not name.isidentifier() or not prefix.endswith("/"):
+        raise ValueError(f"the front matches one trailing {{parameter}} only, not {path!r}")
+    return prefix, name
+
+
+def _matches(template: tuple[str, str] | None, table_path: str, path: str) -> bool:
+    if template is None:
+        return path == table_path
+    prefix, _ = template
+    value = path[len(prefix) :]
+    return path.startswith(prefix) and value != "" and "/" not in value
+
+
+class Routes:
+    """Which endpoint of the table a (path, method) reaches, as Starlette's router would
+    decide it (the first route in table order matching both), for the table's methods.
+    The plain paths are decided when built; a path they do not name is tried against the
+    templates in order."""
+
+    def __init__(self, table: Sequence[Endpoint]) -> None:
+        templates = [_template_of(endpoint.path) for endpoint in table]
+        self.exact: dict[str, dict[str, Endpoint]] = {}
+        for path in (e.path for e, t in zip(table, templates, strict=True) if t is None):
+            methods = self.exact.setdefault(path, {})
+            for endpoint, template in zip(table, templates, strict=True):
+                if _matches(template, endpoint.path, path):
+                    for method in endpoint.methods:
+                        methods.setdefault(method, endpoint)
+        self.templates: list[_Template] = []
+        for endpoint, template in zip(table, templates, strict=True):
+            if template is not None:
+                self.templates.append(
+                    _Template(*template, dict.fromkeys(endpoint.methods, endpoint))
+                )
+
+    def find(self, path: str, method: str) -> tuple[Endpoint, dict[str, str]] | None:
+        """The endpoint and the path's parameters; None when the table does not serve
+        this method on this path, or Starlette might read the path otherwise (a final
+        newline, which its patterns' ``$`` accepts)."""
+        methods = self.exact.get(path)
+        if methods is not None:
+            endpoint = methods.get(method)
+            return None if endpoint is None else (endpoint, {})
+        if path.endswith("\n"):
+            return None
+        for prefix, name, by_method in self.templates:
+            if path.startswith(prefix):
+                value = path[len(prefix) :]
+                if value and "/" not in value:
+                    endpoint = by_method.get(method)
+                    if endpoint is not None:
+                        return endpoint, {name: value}
+        return None
+
+
+class Front:
+    """The ASGI app ``create_app`` returns. ``app`` is the Starlette app behind it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        table: Sequence[Endpoint],
+        parts: AppParts,
+        metrics: Metrics | None = None,
+        *,
+        log_requests: bool = True,
+        retry_after: int = 2,
+    ) -> None:
+        self.app = app
+        self.routes = Routes(table)
+        self.parts = parts
+        self.metrics = metrics
+        self.record = metrics.requests.record if metrics is not None else None
+        self.log_requests = log_requests  # False when the log level drops the line anyway
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        # Unique, not secret: the random module is much cheaper than os.urandom here.
+        request_id = incoming_request_id(scope["headers"]) or f"{random.getrandbits(128):032x}"
+        scope["tagfeed.request_id"] = request_id
+        header = (b"x-request-id", request_id.encode("ascii"))
+        found = None if scope.get("root_path") else self.routes.find(scope["path"], scope["method"])
+        if found is None:
+            await self._behind(scope, receive, send, header, started)
+        else:
+            await self._direct(found[0], found[1], scope, receive, send, header, started)
+
+    async def _direct(
+        self,
+        endpoint: Endpoint,
+        path_params: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        header: Header,
+        started: float,
+    ) -> None:
+        box = [500]  # the status sent, for the log and the metrics
+        try:
+            failure: Exception | None = None
+            try:
+                answer = await endpoint.handler(Call(scope, receive, self.parts, path_params))
+            except Exception as exc:
+                answer = answer_to(scope, exc, self.retry_after)
+                if not isinstance(exc, EXPECTED):
+                    failure = exc  # answered, then raised on to the server, as Starlette does
+            if isinstance(answer, Reply):
+                box[0] = status = answer.status
+                if status == 201 and self.metrics is not None and REPLAYED in answer.headers:
+                    self.metrics.idempotent_replay()
+                await answer.send(send, header)
+            else:  # a live stream, an ASGI response of its own
+                await answer(scope, receive, self._with_id(send, header, box))
+            if failure is not None:
+                raise failure
+        finally:
+            self._done(scope, endpoint.path, box[0], started)
+
+    async def _behind(
+        self, scope: Scope, receive: Receive, send: Send, header: Header, started: float
+    ) -> None:
+        box = [500]
+        try:
+            await self.app(scope, receive, self._with_id(send, header, box))
+        finally:
+            # Starlette's router leaves the matched route (or Mount) in the scope; its
+            # path is the template, e.g. /v1/messages/{message_id}.
+            route = scope.get("route")
+            self._done(scope, UNMATCHED if route is None else route.path, box[0], started)
+
+    def _with_id(self, send: Send, header: Header, box: list[int]) -> Send:
+        """``send`` adding the request id to the head, whose status goes in ``box``."""
+        metrics = self.metrics
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                box[0] = status = message["status"]
+                headers = message.get("headers", ())
+                if status == 201 and metrics is not None and REPLAYED in headers:
+                    metrics.idempotent_replay()
+                message["headers"] = [*headers, header]
+            await send(message)
+
+        return send_with_id
+
+    def _done(self, scope: Scope, route: str, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        if self.log_requests:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round(seconds * 1000, 3),
+                request_id=scope["tagfeed.request_id"],
+                user_id=scope.get("tagfeed.user_id"),
+            )
+        if self.record is not None:
+            self.record(route, scope["method"], status, seconds)
