@@ -22,6 +22,8 @@ print(ids[-1])
 PY
 )
 out="$DEPLOY_DIR/results/throughput.md"
+cpu=$(mktemp)
+trap 'rm -f "$cpu"' EXIT
 mkdir -p "$(dirname "$out")"
 run() {  # $1 = label, $2 = path, $3 = method
   local label=$1 path=$2 method=${3:-GET} line
@@ -29,7 +31,9 @@ run() {  # $1 = label, $2 = path, $3 = method
   if [ "$method" = POST ]; then
     lua=(-s "$DEPLOY_DIR/scripts/post.lua")
   fi
-  line=$(wrk -t1 -c64 -d"$duration" --latency -H "$auth" "${lua[@]}" "http://127.0.0.1:$port$path" \
+  # Each component's CPU during the run, from its containers' cgroups (tests/cluster/cpu.py).
+  line=$("$py" -m tests.cluster.cpu "$cpu" "$label | $method ${path%%\?*}" -- \
+      wrk -t1 -c64 -d"$duration" --latency -H "$auth" "${lua[@]}" "http://127.0.0.1:$port$path" \
     | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {err=$5} /Socket errors/ {sock=$0}
            END {printf "%s | %s | %s | %s", rps, p50, p99, (err==""?0:err)}')
   say "$label $path: $line"
@@ -53,4 +57,13 @@ for n in 3 1; do
 done
 say "starting api2 and api3 again"
 docker start tagfeed_api2_1 tagfeed_api3_1 >/dev/null
+{
+  echo
+  echo "Cores used during each run (CPU seconds / wall seconds, from the containers' cgroups;"
+  echo "wrk's from its rusage). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
+  echo "| API instances | request | wrk | edge | gateways | API | PostgreSQL | etcd | NATS | others | total |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  cat "$cpu"
+} >>"$out"
 cat "$out"
