@@ -157,6 +157,8 @@ class Engine:
 
         self.project = project
         self.client = docker.from_env(timeout=5)
+        # The event stream holds a connection of its own, read by another thread.
+        self.events = docker.from_env()
 
     def power(self, member: str) -> tuple[Power, str]:
         """(power, what the engine said, for the log)."""
@@ -183,7 +185,7 @@ class Engine:
         """Set ``wake`` on each `die` of a container of the project (forever)."""
         while True:
             try:
-                for _ in self.client.events(
+                for _ in self.events.events(
                     decode=True,
                     filters={
                         "type": "container",
