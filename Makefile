@@ -28,8 +28,8 @@ test: $(STAMP)  ## unit, integration (SQLite + PostgreSQL if TAGFEED_TEST_POSTGR
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy/fence
+	$(BIN)/ruff format --check src tests bench deploy/fence
 	$(BIN)/mypy
 
 clean:

@@ -27,6 +27,7 @@ build tagfeed-gateway "$DEPLOY_DIR/gateway" & pids+=($!)
 build tagfeed-postgres "$DEPLOY_DIR/postgres" & pids+=($!)
 build tagfeed-etcd "$DEPLOY_DIR/etcd" & pids+=($!)
 build tagfeed-nats "$DEPLOY_DIR/nats" & pids+=($!)
+build tagfeed-fence "$DEPLOY_DIR/fence" & pids+=($!)
 failed=0
 for pid in "${pids[@]}"; do
   wait "$pid" || failed=1

@@ -48,7 +48,7 @@ from tests.cluster.state import (
     wait_for,
 )
 from tests.cluster.streams import StreamClient, caught_up
-from tests.cluster.timeline import LeaderWatch, failover_phases, restart_phases
+from tests.cluster.timeline import LeaderWatch, failover_phases, fence_released, restart_phases
 
 BEFORE = 5.0  # seconds of load before the fault
 AFTER = 15.0  # seconds of load once the cluster is whole again
@@ -93,6 +93,10 @@ class Fault:
     # When the blow fell (wall, monotonic): just before the command that breaks it, after
     # the look-ups that choose what to break (a second or more on a busy machine).
     struck: tuple[float, float] = field(default_factory=lambda: now())
+    # What the fence (deploy/fence) must do: release the leader key (True: the node is
+    # off), leave it to its lease (False: the node runs or restarts), or None (not
+    # watched: the fault is elsewhere, or the fence is stopped for it).
+    fence: bool | None = None
 
 
 def failover_of(gateway: str | None, node: str) -> Phases:
@@ -101,6 +105,8 @@ def failover_of(gateway: str | None, node: str) -> Phases:
 
 
 async def kill_primary() -> Fault:
+    """The primary's node is lost (the container killed: Patroni and postgres gone, not
+    restarted). The fence sees the engine report it stopped and releases its key."""
     node = await asyncio.to_thread(primary) or "pg1"
     log(f"docker kill -s KILL {container(node)} (the primary)")
     struck = now()
@@ -113,13 +119,24 @@ async def kill_primary() -> Fault:
         log(f"new primary {await asyncio.to_thread(primary)}; docker start {container(node)}")
         await adocker("start", container(node))
 
-    return Fault(
-        node,
-        heal,
-        patroni_whole,
-        failover_of(gateway, node),
-        struck,
-    )
+    return Fault(node, heal, patroni_whole, failover_of(gateway, node), struck, fence=True)
+
+
+async def kill_primary_unfenced() -> Fault:
+    """The same loss with the fence stopped: what the lease alone costs (Patroni's ttl),
+    measured in the same run for the comparison."""
+    log(f"docker stop {container('fence')} (the fence is down for this fault)")
+    await adocker("stop", container("fence"))
+    fault = await kill_primary()
+    healed = fault.heal
+
+    async def heal() -> None:
+        await healed()
+        log(f"docker start {container('fence')}")
+        await adocker("start", container("fence"))
+
+    fault.heal, fault.fence = heal, None
+    return fault
 
 
 async def kill_primary_processes() -> Fault:
@@ -138,13 +155,8 @@ async def kill_primary_processes() -> Fault:
         # "whole again" measures the recovery.
         await wait_for(lambda: not patroni_whole(), 10, every=0.2)
 
-    return Fault(
-        node,
-        heal,
-        patroni_whole,
-        failover_of(gateway, node),
-        struck,
-    )
+    # The engine reports the container restarting, not stopped: the fence leaves the key.
+    return Fault(node, heal, patroni_whole, failover_of(gateway, node), struck, fence=False)
 
 
 async def crash_primary_postgres() -> Fault:
@@ -167,7 +179,9 @@ async def crash_primary_postgres() -> Fault:
         await wait_for(lambda: not patroni_whole(), 10, every=0.2)
 
     gateway = await asyncio.to_thread(vip_holder)
-    return Fault(node, heal, patroni_whole, lambda at, _: restart_phases(at, node, gateway), struck)
+    return Fault(
+        node, heal, patroni_whole, lambda at, _: restart_phases(at, node, gateway), struck, False
+    )
 
 
 async def cut_primary() -> Fault:
@@ -184,13 +198,9 @@ async def cut_primary() -> Fault:
         log(f"new primary {await asyncio.to_thread(primary)}; reconnecting {node}")
         await adocker("network", "connect", "--ip", ADDRESSES[node], NETWORK, container(node))
 
-    return Fault(
-        node,
-        heal,
-        patroni_whole,
-        failover_of(gateway, node),
-        struck,
-    )
+    # Unreachable is not off: the container runs, so the fence must leave the key to its
+    # lease (a fence that released it here would make two primaries possible).
+    return Fault(node, heal, patroni_whole, failover_of(gateway, node), struck, fence=False)
 
 
 async def kill_api() -> Fault:
@@ -257,7 +267,11 @@ def kill_follower(name: str) -> Callable[[], Awaitable[Fault]]:
 
 
 SCENARIOS: dict[str, tuple[str, Callable[[], Awaitable[Fault]]]] = {
-    "pg-primary-killed": ("PostgreSQL primary SIGKILLed (node lost)", kill_primary),
+    "pg-primary-killed": ("PostgreSQL primary SIGKILLed (node lost), fenced", kill_primary),
+    "pg-primary-killed-unfenced": (
+        "PostgreSQL primary SIGKILLed (node lost), fence stopped",
+        kill_primary_unfenced,
+    ),
     "pg-processes-killed": (
         "PostgreSQL primary's Patroni and postgres SIGKILLed, restarted",
         kill_primary_processes,
@@ -330,6 +344,9 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
     write_gap, writes_back = longest_gap(load.ack_times, fault_at, end)
     read_gap, reads_back = longest_gap(load.read_times, fault_at, end)
     phases = {} if fault.phases is None else fault.phases(fault_wall, watch)
+    fenced = fence_released(fault_wall)
+    if fenced is not None:
+        phases["fenced"] = fenced
     # From the clients' side: when posts were acknowledged again, and reads answered.
     phases["writes_back"] = round(writes_back - fault_at, 2)
     phases["reads_back"] = round(reads_back - fault_at, 2)
@@ -373,6 +390,9 @@ async def scenario(cluster: Cluster, name: str) -> dict[str, Any]:
         "relayed_in_order": all(a < b for (a, _), (b, _) in itertools.pairwise(relayed)),
         "tags_view_count": counted,
         "phases_s": phases,
+        # Whether the fence released the leader key, and whether it should have.
+        "fence_released": fenced is not None,
+        "fence_expected": fault.fence,
         "load_average": load_average(),
     }
     log(json.dumps(result))
@@ -425,9 +445,13 @@ async def main(argv: list[str]) -> int:
         or r["relayed_duplicates"]
         or not r["relayed_in_order"]
         or r["tags_view_count"] != r["stored_posts"]
+        or (r["fence_expected"] is not None and r["fence_released"] != r["fence_expected"])
     ]
     if bad:
-        log(f"posts lost, duplicated, unread, or not streamed or relayed once in: {bad}")
+        log(
+            "posts lost, duplicated, unread, or not streamed or relayed once, or the fence"
+            f" acted where it must not (or did not where it must) in: {bad}"
+        )
         return 1
     return 0
 

@@ -56,6 +56,7 @@ def followed(results: list[dict[str, Any]]) -> str:
 
 # The timeline table's columns: phase key, heading.
 PHASES = (
+    ("fenced", "fence released the key"),
     ("leader_key_released", "leader key released"),
     ("leader_key_taken", "leader key taken"),
     ("promoted", "promoted"),

@@ -12,7 +12,8 @@ Sources, all read with docker (only 127.0.0.1 is ever contacted from the host):
   lease ran out, PUT when a standby took the key;
 - promotion and the synchronous standby: the new primary's postgres log lines, stamped
   by docker (``docker logs --timestamps``: the host's clock, as ``time.time()`` here);
-- routing: the gateway HAProxy's "Server postgres/pgN is UP" line, stamped by docker.
+- routing: the gateway HAProxy's "Server postgres/pgN is UP" line, stamped by docker;
+- the fence: its "released pgN's leader key" line (deploy/fence/fence.py), stamped by docker.
 
 Each phase is seconds after the fault, or None when its record was not found.
 """
@@ -164,3 +165,9 @@ def restart_phases(fault: float, node: str, gateway: str | None) -> dict[str, ob
             first_line(gateway, fault, rf"Server postgres/{node} is UP"), fault
         )
     return phases
+
+
+def fence_released(fault: float) -> float | None:
+    """Seconds after the fault at which the fence released a leader key (its log line,
+    stamped by docker), or None if it did not."""
+    return _offset(first_line("fence", fault, r"^fence: released \S+ leader key"), fault)
