@@ -14,8 +14,8 @@ own, so that reading overlaps folding and writing (SQLite works without the GIL)
   (``DECODE_MESSAGES``, tested against the codec) and sorts the rows into the table's
   order, (tag, created_at, id), into a TEMP table (a file: memory stays within the page
   cache), then ``batch`` rows a transaction are appended to the fresh table. No Python
-  object per event: a tenth less CPU and a quarter less memory than folding the log in
-  Python and sorting runs of it (docs/performance.md, "Rebuild"). A reducer that only
+  object per event: a fifth less CPU and half the memory of folding the log in Python
+  and sorting runs of it (docs/performance.md, "Rebuild"). A reducer that only
   carries the name (a test's) goes through the generic path: fold and apply by chunks.
 
 Every transaction of the first pass holds the file's lock while it runs; the server's
