@@ -18,6 +18,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -126,6 +127,10 @@ async def wait_until(
         await asyncio.sleep(0.01)
 
 
+def _moved_on(consumed: list[Consumed], beyond: int) -> bool:
+    return len(consumed) > beyond
+
+
 def kill(relay: "subprocess.Popen[bytes]") -> None:
     relay.send_signal(signal.SIGKILL)
     relay.wait(timeout=10)
@@ -171,9 +176,8 @@ async def post_kill_and_follow(
             for _ in range(KILL_TRIES):
                 await asyncio.sleep(1.0)  # a backlog builds up meanwhile
                 relay = start_relay(database_url, settings, log, RELAY_BATCH)
-                resumed_at = len(consumed)
                 await wait_until(
-                    lambda: len(consumed) > resumed_at + 5, 60, "the relay again", tasks
+                    partial(_moved_on, consumed, len(consumed) + 5), 60, "the relay again", tasks
                 )
                 kill(relay)
                 seen.backlog_at_second_kill = len(seen.posted) - len(consumed)
