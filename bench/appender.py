@@ -23,6 +23,7 @@ import uvloop
 from tagfeed.config import load_settings
 from tagfeed.domain.commands import PostMessage
 from tagfeed.metrics import METRICS
+from tagfeed.server.logs import configure_logging
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.service.messages import MessageService
 from tagfeed.service.reducing import CATCH_UP, keep_running
@@ -45,6 +46,7 @@ def _late_summary(late_ms: list[float]) -> dict[str, float]:
 
 async def append_at_rate(args: argparse.Namespace) -> dict[str, object]:
     settings = load_settings()
+    configure_logging(settings.log_level)  # as serve does: warnings only, in the bench
     store = store_from_settings(settings)
     await store.open()
     service = MessageService(store, max_text_length=settings.max_text_length)

@@ -49,6 +49,7 @@ from bench.database import DEFAULT_ADMIN_URL, postgres_database, sqlite_database
 from bench.proc import tree_cpu_seconds, tree_runqueue_wait_seconds
 from bench.servers import stop_group, tagfeed_server
 from bench.streams import Posts, poster, raise_file_limit, summary
+from tagfeed.store.migrate import upgrade
 
 REDUCERS = ("tags", "trending")
 CHECKPOINTS = "SELECT name, position FROM reducer_checkpoints"
@@ -233,7 +234,7 @@ def append_in_process(url: str, args: argparse.Namespace) -> tuple[Load, float]:
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    got = json.loads(done.stdout)
+    got = json.loads(done.stdout.splitlines()[-1])  # after any log lines
     load = Load(
         got["posts"], got["answered"], got["failures"], got["late_post_starts_ms"],
         epoch_start, got["took"],
@@ -245,16 +246,20 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
     load_before = os.getloadavg()
     os.environ["TAGFEED_RUN_REDUCERS"] = "true" if args.reducers == "serve" else "false"
     with ExitStack() as stack:
-        pids = []
+        pids, reducers = [], []
         if args.driver == "http":
             server = stack.enter_context(tagfeed_server(url, args.workers, tmp / "server.log"))
             pids.append(server.pid)
+        else:
+            upgrade(url)  # as serve does at its start
         if args.reducers == "processes":
-            pids += [p.pid for p in stack.enter_context(reducer_processes(url, tmp))]
+            reducers = [p.pid for p in stack.enter_context(reducer_processes(url, tmp))]
+            pids += reducers
         time.sleep(2)  # the reducers take their leases
         samples_file = tmp / "samples.json"
         with sampler(url, args.sample_ms / 1000, samples_file):
             cpu, client_cpu = sum(tree_cpu_seconds(pid) for pid in pids), time.process_time()
+            reducers_cpu = [tree_cpu_seconds(pid) for pid in reducers]
             waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids)
             if args.driver == "http":
                 load = post_over_http(int(server.url.rpartition(":")[2]), args)
@@ -265,6 +270,9 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
             waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids) - waited
             client_cpu = time.process_time() - client_cpu
             time.sleep(3)  # the last batches
+            reducers_cpu = [
+                tree_cpu_seconds(p) - c for p, c in zip(reducers, reducers_cpu, strict=True)
+            ]
     samples: list[Sample] = json.loads(samples_file.read_text())
     events = [e for e in recorded(url, 0) if e[1] >= load.epoch_start + args.warmup]
     result: dict[str, object] = {
@@ -284,6 +292,12 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "server_runqueue_wait_cores": round(waited / load.took, 2),
         "client_cpu_cores": round(client_cpu / load.took, 2),
         "events_measured": len(events),
+        # each reducer process's CPU time per event posted (with --reducers processes):
+        # what a reducer costs, whatever the machine's load does to the lag
+        "reducer_cpu_us_per_event": {
+            name: round(used * 1e6 / load.answered, 1)
+            for name, used in zip(REDUCERS, reducers_cpu, strict=False)
+        },
         "sample_ms": args.sample_ms,
         "samples": len(samples),
         "load_average_before": [round(x, 2) for x in load_before],
