@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 
 from tagfeed.store.sqlite import SQLiteStore
+from tests.integration.test_event_log import a_message, append
 
 # Another process: opens the same database, appends one message per line it reads.
 APPENDER = """
 import asyncio, sys
 from tests.integration.test_event_log import a_message, append
 from tagfeed.store.sqlite import SQLiteStore
+from tests.integration.test_event_log import a_message, append
 
 async def main() -> None:
     store = SQLiteStore(sys.argv[1], timeout=5)
@@ -55,4 +57,23 @@ async def test_an_append_by_another_process_wakes_a_wait_for_the_head(sqlite_url
     finally:
         other.stdin.close()
         await asyncio.wait_for(other.wait(), 30)
+        await store.close()
+
+
+async def test_a_ring_while_nobody_waits_is_read_by_the_next_wait(sqlite_url: str) -> None:
+    """The last append before a quiet spell rings while the reducer is busy applying:
+    its next wait must read the head first, not sleep until the fallback re-read."""
+    store = SQLiteStore(sqlite_url, timeout=5)
+    await store.open()
+    other = SQLiteStore(sqlite_url, timeout=5)
+    await other.open()
+    try:
+        head = await store.wait_for_head(await store.head(), 0.01)  # the bell watched
+        await append(other, a_message(1))
+        await asyncio.sleep(0.2)  # the ring arrives, nobody waiting
+        asked = time.monotonic()
+        assert await store.wait_for_head(head, 10) == head + 1
+        assert time.monotonic() - asked < PROMPT
+    finally:
+        await other.close()
         await store.close()

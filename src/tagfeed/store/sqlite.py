@@ -731,6 +731,11 @@ class SQLiteStore:
                 self._recheck = _HEAD_RECHECK_SECONDS
         self._waiting += 1
         try:
+            if self._rang and self._rereading is None:
+                # It rang while nobody waited (the last append before a quiet spell):
+                # the head it announced may not have been read yet.
+                self._rang = False
+                await self.head()
             while self._watch.seen <= after:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
@@ -744,11 +749,11 @@ class SQLiteStore:
 
     def _rung(self) -> None:
         """The bell rang (an append, perhaps by another process): read the head, once
-        for any number of rings meanwhile, if anyone waits for it."""
-        if self._waiting:
-            self._rang = True
-            if self._rereading is None:
-                self._rereading = asyncio.get_running_loop().create_task(self._reread_head())
+        for any number of rings meanwhile, if anyone waits for it; else the next wait
+        reads it first."""
+        self._rang = True
+        if self._waiting and self._rereading is None:
+            self._rereading = asyncio.get_running_loop().create_task(self._reread_head())
 
     async def _reread_head(self) -> None:
         try:
