@@ -77,3 +77,21 @@ async def test_a_ring_while_nobody_waits_is_read_by_the_next_wait(sqlite_url: st
     finally:
         await other.close()
         await store.close()
+
+
+async def test_the_first_wait_reads_what_was_appended_before_the_bell_was_watched(
+    sqlite_url: str,
+) -> None:
+    store = SQLiteStore(sqlite_url, timeout=5)
+    await store.open()
+    other = SQLiteStore(sqlite_url, timeout=5)
+    await other.open()
+    try:
+        head = await store.head()
+        await append(other, a_message(1))  # rings before anyone here watches the bell
+        asked = time.monotonic()
+        assert await store.wait_for_head(head, 10) == head + 1
+        assert time.monotonic() - asked < PROMPT
+    finally:
+        await other.close()
+        await store.close()

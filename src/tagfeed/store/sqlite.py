@@ -729,6 +729,7 @@ class SQLiteStore:
             self._bell_watch = BellWatch(self._path, self._rung)
             if self._bell_watch.start():
                 self._recheck = _HEAD_RECHECK_SECONDS
+            self._rang = True  # an append before the watch began rang for nobody: read
         self._waiting += 1
         try:
             if self._rang and self._rereading is None:
