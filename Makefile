@@ -106,7 +106,8 @@ bench-streams: $(STAMP)  ## stream latency (201 -> event) and idle RSS; prints J
 
 # Reducer lag (docs/performance.md, "Reducer lag"): posts open loop at 5,000/s on one SQLite
 # server process running the catch-up reducers, their checkpoints sampled every 2 ms.
-# LAG_ARGS: e.g. "--postgres", "--reducers processes", "--rate 2000"; python -m bench.lag -h.
+# LAG_ARGS: e.g. "--postgres", "--reducers processes", "--rate 2000", "--driver append" (no
+# HTTP: posts through the store's append path in one process); python -m bench.lag -h.
 LAG_ARGS ?=
 
 .PHONY: bench-lag

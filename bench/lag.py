@@ -1,12 +1,17 @@
 """Catch-up reducer lag under a fixed post rate (docs/performance.md, "Reducer lag"):
 
     python -m bench.lag [--rate 5000] [--seconds 20] [--reducers serve|processes] [--postgres]
+                        [--driver http|append]
 
 ``tagfeed serve`` on a fresh database (an SQLite file; PostgreSQL with ``--postgres``)
 with the catch-up reducers (``tags``, ``trending``) running inside it, as by default, or
 as ``tagfeed reduce NAME`` processes (``--reducers processes``). Posts are sent open loop:
 each at its planned instant (``rate`` per second, tags drawn from ``--tags``), over many
-keep-alive connections, whether or not earlier ones were answered.
+keep-alive connections, whether or not earlier ones were answered. With ``--driver
+append``, no HTTP: one process (``bench/appender.py``) posts through the store's own
+append path (``MessageService.post``, the group commit) at the rate, with the reducers
+inside it (``--reducers serve``) or as processes: the reducers' lag at a rate the HTTP
+server of this machine cannot take.
 
 The lag of an event, for each reducer, is the time its checkpoint passed the event's
 position minus the event's ``recorded_at`` (the server's clock, just before the append's
@@ -24,6 +29,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +38,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from multiprocessing.synchronize import Event as StopFlag
 from pathlib import Path
 
@@ -42,6 +49,7 @@ from bench.database import DEFAULT_ADMIN_URL, postgres_database, sqlite_database
 from bench.proc import tree_cpu_seconds, tree_runqueue_wait_seconds
 from bench.servers import stop_group, tagfeed_server
 from bench.streams import Posts, poster, raise_file_limit, summary
+from tagfeed.store.migrate import upgrade
 
 REDUCERS = ("tags", "trending")
 CHECKPOINTS = "SELECT name, position FROM reducer_checkpoints"
@@ -190,45 +198,106 @@ def reducer_processes(url: str, logs: Path) -> Iterator[list[subprocess.Popen[by
             stop_group(process)
 
 
+@dataclass(frozen=True)
+class Load:
+    """What the load generator did: posts asked, answered, failed; how late posts started
+    (ms: p50/p99/max); when the first was due (epoch seconds); how long it took."""
+
+    posts: int
+    answered: int
+    failures: int
+    late_ms: dict[str, float]
+    epoch_start: float
+    took: float
+
+
+def post_over_http(port: int, args: argparse.Namespace) -> Load:
+    posts, start, epoch_start, took = uvloop.run(
+        post_at_rate(port, args.rate, args.seconds, args.tags, args.connections)
+    )
+    total = len(posts.sent)
+    late = [(posts.sent[n] - (start + n / args.rate)) * 1000 for n in range(total)]
+    return Load(total, len(posts.answered), posts.failures, summary(late), epoch_start, took)
+
+
+def append_in_process(url: str, args: argparse.Namespace) -> tuple[Load, float]:
+    """``bench/appender.py`` (the store's append path, no HTTP; the reducers inside it
+    with ``--reducers serve``); returns its load and the CPU seconds it used."""
+    env = {**os.environ, "TAGFEED_DATABASE_URL": url, "TAGFEED_LOG_LEVEL": "warning"}
+    epoch_start = time.time() + 2.0  # after its start-up
+    command = [
+        sys.executable, "-m", "bench.appender", "--start", str(epoch_start),
+        "--rate", str(args.rate), "--seconds", str(args.seconds), "--tags", str(args.tags),
+        *(["--reducers"] if args.reducers == "serve" else []),
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    got = json.loads(done.stdout.splitlines()[-1])  # after any log lines
+    load = Load(
+        got["posts"], got["answered"], got["failures"], got["late_post_starts_ms"],
+        epoch_start, got["took"],
+    )  # fmt: skip
+    return load, cpu
+
+
 def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
     load_before = os.getloadavg()
     os.environ["TAGFEED_RUN_REDUCERS"] = "true" if args.reducers == "serve" else "false"
     with ExitStack() as stack:
-        server = stack.enter_context(tagfeed_server(url, args.workers, tmp / "server.log"))
-        pids = [server.pid]
+        pids, reducers = [], []
+        if args.driver == "http":
+            server = stack.enter_context(tagfeed_server(url, args.workers, tmp / "server.log"))
+            pids.append(server.pid)
+        else:
+            upgrade(url)  # as serve does at its start
         if args.reducers == "processes":
-            pids += [p.pid for p in stack.enter_context(reducer_processes(url, tmp))]
+            reducers = [p.pid for p in stack.enter_context(reducer_processes(url, tmp))]
+            pids += reducers
         time.sleep(2)  # the reducers take their leases
-        port = int(server.url.rpartition(":")[2])
         samples_file = tmp / "samples.json"
         with sampler(url, args.sample_ms / 1000, samples_file):
             cpu, client_cpu = sum(tree_cpu_seconds(pid) for pid in pids), time.process_time()
+            reducers_cpu = [tree_cpu_seconds(pid) for pid in reducers]
             waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids)
-            posts, start, epoch_start, took = uvloop.run(
-                post_at_rate(port, args.rate, args.seconds, args.tags, args.connections)
-            )
-            cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu
+            if args.driver == "http":
+                load = post_over_http(int(server.url.rpartition(":")[2]), args)
+                appender_cpu = 0.0
+            else:
+                load, appender_cpu = append_in_process(url, args)
+            cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu + appender_cpu
             waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids) - waited
             client_cpu = time.process_time() - client_cpu
             time.sleep(3)  # the last batches
+            reducers_cpu = [
+                tree_cpu_seconds(p) - c for p, c in zip(reducers, reducers_cpu, strict=True)
+            ]
     samples: list[Sample] = json.loads(samples_file.read_text())
-    events = [e for e in recorded(url, 0) if e[1] >= epoch_start + args.warmup]
-    total = len(posts.sent)
-    late = [(posts.sent[n] - (start + n / args.rate)) * 1000 for n in range(total)]
+    events = [e for e in recorded(url, 0) if e[1] >= load.epoch_start + args.warmup]
     result: dict[str, object] = {
         "backend": "sqlite" if url.startswith("sqlite") else "postgres",
+        "driver": args.driver,
         "reducers": args.reducers,
         "workers": args.workers,
         "rate_asked": args.rate,
-        "posts": total,
-        "post_rate_reached": round(len(posts.answered) / took),
-        "post_failures": posts.failures,
-        "late_post_starts_ms": summary(late),
-        "server_cpu_cores": round(cpu / took, 2),  # reducer processes included
+        "posts": load.posts,
+        "post_rate_reached": round(load.answered / load.took),
+        "post_failures": load.failures,
+        "late_post_starts_ms": load.late_ms,
+        # the server (or the appender) and the reducer processes
+        "server_cpu_cores": round(cpu / load.took, 2),
         # its threads' time runnable but without a CPU: what the machine's load took
-        "server_runqueue_wait_cores": round(waited / took, 2),
-        "client_cpu_cores": round(client_cpu / took, 2),
+        # (of the appender: not counted, it is gone before it could be read)
+        "server_runqueue_wait_cores": round(waited / load.took, 2),
+        "client_cpu_cores": round(client_cpu / load.took, 2),
         "events_measured": len(events),
+        # each reducer process's CPU time per event posted (with --reducers processes):
+        # what a reducer costs, whatever the machine's load does to the lag
+        "reducer_cpu_us_per_event": {
+            name: round(used * 1e6 / load.answered, 1)
+            for name, used in zip(REDUCERS, reducers_cpu, strict=False)
+        },
         "sample_ms": args.sample_ms,
         "samples": len(samples),
         "load_average_before": [round(x, 2) for x in load_before],
@@ -257,6 +326,13 @@ def main() -> None:
         choices=["serve", "processes", "none"],
         default="serve",
         help="where the catch-up reducers run; none: nowhere (a control: the post rate alone)",
+    )
+    parser.add_argument(
+        "--driver",
+        choices=["http", "append"],
+        default="http",
+        help="http: posts to tagfeed serve; append: through the store's append path in one"
+        " process without HTTP (bench/appender.py), the reducers inside it with serve",
     )
     parser.add_argument("--sample-ms", type=float, default=2.0)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")

@@ -2,6 +2,7 @@
 
 import argparse
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -84,7 +85,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if refused is not None:
         return _fail(f"{refused}; choose another with --port or TAGFEED_PORT")
     if settings.migrate_on_start and not args.no_migrate:
-        code = _migrate(settings, quiet=True)
+        code = _migrate_apart()
         if code:
             return code
     configure_logging(settings.log_level)
@@ -100,6 +101,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     with metrics_for_serving(shared, settings.metrics_port, host):
         serve(settings, host, port, workers)
     return 0
+
+
+def _migrate_apart() -> int:
+    """``tagfeed migrate`` for ``serve``, in a short-lived process of its own with this
+    one's environment (so the same settings): alembic and SQLAlchemy, ~33 MB, are
+    imported there, not in the server's main process, which lives as long as the server
+    (docs/performance.md, "Streams"). Its one line when the database cannot be used goes
+    to stderr as it is; what it prints on success is dropped."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tagfeed", "migrate"], stdout=subprocess.DEVNULL, check=False
+    )
+    return done.returncode if done.returncode > 0 else (1 if done.returncode else 0)
 
 
 def _migrate(settings: Settings, *, quiet: bool = False) -> int:

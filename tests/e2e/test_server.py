@@ -222,3 +222,11 @@ def test_bad_setting_stops_start_up_naming_the_variable() -> None:
     )
     assert result.returncode == 2
     assert "TAGFEED_DB_TIMEOUT" in result.stderr
+
+
+def test_the_migration_at_start_runs_in_a_process_of_its_own(server: Server) -> None:
+    """alembic and SQLAlchemy (~33 MB) are loaded by the start-up migration's own
+    short-lived process, never by the main process, which lives as long as the server."""
+    maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    assert "/granian/" in maps  # the right process: granian's main one
+    assert "/sqlalchemy/" not in maps

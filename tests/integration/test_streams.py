@@ -55,7 +55,7 @@ async def test_a_post_by_another_process_wakes_the_stream(store: Store, other: S
         assert [f.split(b"\n")[0] for f in await frames_until(everything, 2)] == [
             b"id: %d" % p for p in positions
         ]
-        # PostgreSQL: NOTIFY at once; SQLite: the half-second re-read of the head.
+        # PostgreSQL: NOTIFY at once; SQLite: the bell (store/sqlite_bell.py) at once.
         assert waited < 3, waited
     finally:
         await hub.close()

@@ -80,20 +80,21 @@ def score(observed: int, baseline: int, window: Window) -> float:
 
 
 # The same two rules in SQL, for the adapters (``{w}`` and ``{b}``: the window's W and B;
-# columns ``observed`` and ``baseline``); the same text on SQLite and PostgreSQL.
-EXPECTED_SQL = "(CASE WHEN baseline * {w} > {b} THEN baseline * {w} * 1.0 / {b} ELSE 1.0 END)"
+# ``{observed}`` and ``{baseline}``: the expressions that hold them, columns by default);
+# the same text on SQLite and PostgreSQL.
+EXPECTED_SQL = "(CASE WHEN {baseline} * {w} > {b} THEN {baseline} * {w} * 1.0 / {b} ELSE 1.0 END)"
 SCORE_SQL = (
-    "(CASE WHEN observed < {min} OR observed <= {e} THEN 0.0"
-    " ELSE (observed - {e}) * (observed - {e}) / {e} END)"
+    "(CASE WHEN {observed} < {min} OR {observed} <= {e} THEN 0.0"
+    " ELSE ({observed} - {e}) * ({observed} - {e}) / {e} END)"
 )
 
 
-def expected_sql(window: Window) -> str:
-    return EXPECTED_SQL.format(w=window.hours, b=window.baseline_hours)
+def expected_sql(window: Window, baseline: str = "baseline") -> str:
+    return EXPECTED_SQL.format(w=window.hours, b=window.baseline_hours, baseline=baseline)
 
 
-def score_sql(window: Window) -> str:
-    return SCORE_SQL.format(min=MIN_USES, e=expected_sql(window))
+def score_sql(window: Window, observed: str = "observed", baseline: str = "baseline") -> str:
+    return SCORE_SQL.format(min=MIN_USES, e=expected_sql(window, baseline), observed=observed)
 
 
 REDUCER = Reducer(NAME, fold, fold_tagged)

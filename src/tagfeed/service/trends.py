@@ -9,9 +9,10 @@ from tagfeed.reducers import trending
 from tagfeed.store.port import Store
 
 HOUR = timedelta(hours=1)
-# How often a read waiting for the view to reach a position reads its checkpoint: the
-# reducer gathers for 50 ms after new events, so a finer poll would rarely help.
-POLL_SECONDS = 0.05
+# How often a read waiting for the view to reach a position reads its checkpoint (one
+# lookup by primary key): the reducer applies new events within milliseconds when the
+# log is quiet (``service/reducing.py``, the gather), so a coarser poll would be the wait.
+POLL_SECONDS = 0.01
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Renders a ranking as the caller will send it; cached with the position it reflects.
 RenderTrending = Callable[[Trending], bytes]

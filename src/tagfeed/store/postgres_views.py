@@ -83,10 +83,18 @@ def numbered(sql: str) -> str:
 async def _trending(conn: asyncpg.Connection, counts: trending.HourCounts, table: str) -> None:
     clock = await conn.fetchval(trending_views.READ_CLOCK.format(table=table))
     for step in trending_views.plan(table, None if clock is None else int(clock), counts):
-        if step.many:
-            await conn.executemany(numbered(step.sql), step.params)
+        if step.rows is None:
+            await conn.execute(numbered(step.sql), *step.params)
         else:
-            await conn.execute(numbered(step.sql), *step.params[0])
+            columns = [list(column) for column in zip(*step.rows.values, strict=True)]
+            await conn.execute(_with_rows(step.sql, step.rows), *columns)
+
+
+def _with_rows(sql: str, rows: trending_views.Rows) -> str:
+    """``sql`` reading the rows as a table ``r`` from one array parameter per column."""
+    arrays = ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(rows.columns, 1))
+    names = ", ".join(name for name, _ in rows.columns)
+    return sql.replace("{rows}", f"unnest({arrays}) AS r ({names})")
 
 
 # view name -> apply(connection, the fold's changes, table)

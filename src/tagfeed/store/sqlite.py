@@ -45,6 +45,7 @@ from tagfeed.store.port import (
     UnitOfWork,
     known_head_view,
 )
+from tagfeed.store.sqlite_bell import Bell, BellWatch
 from tagfeed.store.sqlite_views import SQLiteReducerSession
 from tagfeed.store.urls import parse_database_url
 
@@ -70,9 +71,12 @@ _PROGRESS_STEPS = 1000  # VM instructions between deadline checks: microseconds 
 # How long a read on the event loop's own connection waits for a lock before it moves
 # to the pool, which waits up to the timeout: the loop must not stall for longer.
 _INLINE_BUSY_MS = 50
-# How often a wait for the head also reads it from the file: appends by other processes
-# (``--workers``, an import) send no in-process signal.
-_HEAD_RECHECK_SECONDS = 0.5
+# How often a wait for the head also reads it from the file. Appends by other processes
+# (``--workers``, an import, the server for a ``tagfeed reduce``) send no in-process
+# signal: they ring the bell (``sqlite_bell``), and the re-read is a fallback, for writers
+# that do not ring, or where the bell cannot be watched.
+_HEAD_RECHECK_SECONDS = 5.0
+_HEAD_RECHECK_WITHOUT_BELL = 0.5
 
 
 def sqlite_path(url: str) -> str:
@@ -285,6 +289,12 @@ class SQLiteStore:
         self._inline_conn: sqlite3.Connection | None = None
         self._head: int | None = None  # the last position appended; the writer's own
         self._watch = HeadWatch()
+        self._bell = Bell(self._path)  # rung by the writer thread after each append
+        self._bell_watch: BellWatch | None = None  # made by the first wait for the head
+        self._recheck = _HEAD_RECHECK_WITHOUT_BELL
+        self._waiting = 0  # waits for the head under way: a ring is news only to them
+        self._rereading: asyncio.Task[None] | None = None
+        self._rang = False
 
     # -- connections -------------------------------------------------------------------
 
@@ -326,6 +336,10 @@ class SQLiteStore:
         if self._inline_conn is not None:
             self._inline_conn.close()
             self._inline_conn = None
+        if self._bell_watch is not None:
+            self._bell_watch.close()
+            self._bell_watch = None
+        self._bell.close()
 
     # -- writes --------------------------------------------------------------------------
 
@@ -490,6 +504,7 @@ class SQLiteStore:
                     self._head = None
                 else:
                     self._head = _give_positions(live, self._head)
+                    self._bell.ring()
                     self._wake([(pending, None) for pending in live], self._head)
                     return
         outcomes: list[BaseException | None] = []
@@ -509,6 +524,7 @@ class SQLiteStore:
             conn.execute("RELEASE unit")
         conn.execute("COMMIT")
         self._head = head
+        self._bell.ring()
         self._wake(list(zip(live, outcomes, strict=True)), head)
 
     # -- reads ---------------------------------------------------------------------------
@@ -623,6 +639,14 @@ class SQLiteStore:
     async def import_messages(
         self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
     ) -> int:
+        try:
+            return await self._import(batches, on_duplicate)
+        finally:
+            self._bell.ring()  # whatever part of it was committed
+
+    async def _import(
+        self, batches: Iterable[ImportBatch], on_duplicate: Callable[[int], None]
+    ) -> int:
         return await timed(
             self._metrics,
             "import_messages",
@@ -715,14 +739,46 @@ class SQLiteStore:
     async def wait_for_head(self, after: int, within: float) -> int:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while self._watch.seen <= after:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            await self._watch.wait_beyond(after, min(remaining, _HEAD_RECHECK_SECONDS))
-            if self._watch.seen <= after:
-                await self.head()  # appended by another process: no signal here
+        if self._bell_watch is None:
+            self._bell_watch = BellWatch(self._path, self._rung)
+            if self._bell_watch.start():
+                self._recheck = _HEAD_RECHECK_SECONDS
+            self._rang = True  # an append before the watch began rang for nobody: read
+        self._waiting += 1
+        try:
+            if self._rang and self._rereading is None:
+                # It rang while nobody waited (the last append before a quiet spell):
+                # the head it announced may not have been read yet.
+                self._rang = False
+                await self.head()
+            while self._watch.seen <= after:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                await self._watch.wait_beyond(after, min(remaining, self._recheck))
+                if self._watch.seen <= after:
+                    await self.head()  # appended by a writer that did not ring
+        finally:
+            self._waiting -= 1
         return self._watch.seen
+
+    def _rung(self) -> None:
+        """The bell rang (an append, perhaps by another process): read the head, once
+        for any number of rings meanwhile, if anyone waits for it; else the next wait
+        reads it first."""
+        self._rang = True
+        if self._waiting and self._rereading is None:
+            self._rereading = asyncio.get_running_loop().create_task(self._reread_head())
+
+    async def _reread_head(self) -> None:
+        try:
+            while self._rang:
+                self._rang = False
+                await self.head()  # advances the watch, which wakes the waiters
+        except StoreError:
+            pass  # the waiters read it themselves at their next re-read
+        finally:
+            self._rereading = None
 
     def reading(self, at_least: int | None, within: float) -> AbstractAsyncContextManager[int]:
         return known_head_view(self, at_least, within)

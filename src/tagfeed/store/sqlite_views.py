@@ -81,10 +81,16 @@ def _relayed(conn: sqlite3.Connection, changes: None, table: str) -> None:
 def _trending(conn: sqlite3.Connection, counts: trending.HourCounts, table: str) -> None:
     row = conn.execute(trending_views.READ_CLOCK.format(table=table)).fetchone()
     for step in trending_views.plan(table, None if row is None else int(row[0]), counts):
-        if step.many:
-            conn.executemany(step.sql, step.params)
+        if step.rows is None:
+            conn.execute(step.sql, step.params)
         else:
-            conn.execute(step.sql, step.params[0])
+            conn.execute(_with_rows(step.sql, step.rows), (_encode(step.rows.values),))
+
+
+def _with_rows(sql: str, rows: trending_views.Rows) -> str:
+    """``sql`` reading the rows as a table ``r`` from one JSON array parameter."""
+    named = ", ".join(f"value->>{i} AS {name}" for i, (name, _) in enumerate(rows.columns))
+    return sql.replace("{rows}", f"(SELECT {named} FROM json_each(?)) AS r")
 
 
 # view name -> apply(connection, the fold's changes, table)
