@@ -32,6 +32,15 @@ class Server:
     def log_lines(self) -> list[str]:
         return self.log_path.read_text().splitlines()
 
+    def wait_for_log(self, text: str, within: float = 10.0) -> None:
+        """Until a line of the log holds ``text``. ``started`` is written by a thread of
+        the main process once a worker answers its own knock, which a loaded machine can
+        leave behind the first requests a test makes."""
+        deadline = time.monotonic() + within
+        while not any(text in line for line in self.log_lines()):
+            assert time.monotonic() < deadline, f"no {text!r} in the log within {within:g} s"
+            time.sleep(0.05)
+
 
 def start_server(
     database_url: str,

@@ -38,6 +38,7 @@ def test_jwt_mode_over_http(database_url: str, tmp_path: Path) -> None:
             assert anonymous.status_code == 401
             assert anonymous.headers["www-authenticate"] == "Bearer"
             assert anonymous.headers["content-type"] == "application/problem+json"
+        server.wait_for_log('"started"')
     finally:
         assert stop_server(server)
     log = server.log_path.read_text()

@@ -185,10 +185,7 @@ def test_started_names_the_address_and_the_database_once_listening(tmp_path: Pat
     relative = os.path.relpath(tmp_path / "feed.db")  # to the directory serve starts in
     server = start_server(f"sqlite:///{relative}", tmp_path / "server.log", wait_for="/healthz")
     try:
-        deadline = time.monotonic() + 20
-        while not any('"started"' in line for line in server.log_lines()):
-            assert time.monotonic() < deadline, server.log_lines()
-            time.sleep(0.05)
+        server.wait_for_log('"started"', within=20)
         events = [json.loads(line) for line in server.log_lines()]
         started = next(event for event in events if event["event"] == "started")
         assert started["address"] == server.base_url
