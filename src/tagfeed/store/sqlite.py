@@ -29,7 +29,7 @@ from tagfeed.domain.counting import ALL_TAGS, Piece
 from tagfeed.domain.events import StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
-from tagfeed.domain.pagination import PageRequest
+from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
@@ -41,6 +41,7 @@ from tagfeed.store.metered import timed
 from tagfeed.store.port import (
     IdempotencyRecord,
     ImportBatch,
+    JsonPage,
     ReducerSession,
     UnitOfWork,
     known_head_view,
@@ -117,8 +118,52 @@ GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
 # order, row by row). sqlite3 lets the GIL go and takes it back around every step of a
 # statement, and on the event loop's thread each of those is a wait for granian's thread
 # to give it back: one step for the page instead of 52, and msgspec reads the rows.
-_PAGE_AS_JSON = "SELECT json_group_array(json_array({columns})) FROM ({query})"
+# SQLite keeps a subquery's order inside an aggregate in practice, but says so only from
+# 3.44 on, where an aggregate takes its own ORDER BY: used where the linked SQLite has it.
+_ORDERED_AGGREGATES = sqlite3.sqlite_version_info >= (3, 44)
+
+
+def page_as_json(columns: str, query: str, ordered: bool = _ORDERED_AGGREGATES) -> str:
+    """The statement reading ``query``'s rows (ordered newest first) as one JSON array
+    of arrays of ``columns``, in that order."""
+    order = " ORDER BY created_at DESC, id DESC" if ordered else ""
+    return f"SELECT json_group_array(json_array({columns}){order}) FROM ({query})"
+
+
 _decode_page = msgspec.json.Decoder(list[tuple[str, str, str, str, int]]).decode
+
+# ``created_at`` (epoch microseconds) as the API writes an instant (tagfeed.instants):
+# ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. The fraction is floored (SQLite's % truncates toward
+# zero, which before 1970 would give a negative fraction).
+_FRACTION = "((created_at % 1000000 + 1000000) % 1000000)"
+_WIRE_INSTANT = (
+    f"strftime('%Y-%m-%dT%H:%M:%S', (created_at - {_FRACTION}) / 1000000, 'unixepoch')"
+    f" || printf('.%06dZ', {_FRACTION})"
+)
+# A message as the API writes it (MessageOut, keys in its order): SQLite's JSON strings
+# escape exactly as msgspec's do (tests/integration/test_sqlite_page_json.py holds the
+# two to the same bytes, odd texts included).
+_WIRE_MESSAGE = (
+    "json_object('id', id, 'text', text, 'tag', tag, 'user_id', user_id,"
+    f" 'created_at', {_WIRE_INSTANT})"
+)
+
+
+def page_json_query(
+    where: MessageFilter, page: PageRequest, ordered: bool = _ORDERED_AGGREGATES
+) -> tuple[str, list[object]]:
+    """One row: up to ``page.limit`` messages as the API's JSON array (as a blob), how
+    many rows matched of ``page.limit + 1`` read, and the (created_at, id) of the
+    ``page.limit``-th, the next page's cursor when more matched."""
+    query, params = page_query(where, PageRequest(page.limit + 1, page.after))
+    order = " ORDER BY n" if ordered else ""
+    sql = (
+        f"SELECT CAST(json_group_array({_WIRE_MESSAGE}{order}) FILTER (WHERE n <= ?) AS BLOB),"
+        " count(*), max(CASE WHEN n = ? THEN created_at END), max(CASE WHEN n = ? THEN id END)"
+        " FROM (SELECT *, row_number() OVER (ORDER BY created_at DESC, id DESC) AS n"
+        f" FROM ({query}))"
+    )
+    return sql, [page.limit] * 3 + params
 
 
 def _micros(span: timedelta) -> int:
@@ -573,7 +618,7 @@ class SQLiteStore:
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         query, params = page_query(where, page)
-        sql = _PAGE_AS_JSON.format(columns=_COLUMNS, query=query)
+        sql = page_as_json(_COLUMNS, query)
 
         def rows(conn: sqlite3.Connection) -> list[Message]:
             (array,) = conn.execute(sql, params).fetchone()
@@ -583,6 +628,16 @@ class SQLiteStore:
             ]
 
         return await self._read("page", rows, inline=True)
+
+    async def page_json(self, where: MessageFilter, page: PageRequest) -> JsonPage:
+        sql, params = page_json_query(where, page)
+
+        def body(conn: sqlite3.Connection) -> JsonPage:
+            array, matched, at, last_id = conn.execute(sql, params).fetchone()
+            more = matched > page.limit
+            return JsonPage(array, Cursor(from_epoch_micros(at), last_id) if more else None)
+
+        return await self._read("page", body, inline=True)
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)
