@@ -145,7 +145,7 @@ async def test_pages_keep_their_order_on_the_linked_sqlite(
         ).fetchone()
         keys = [tuple(row) for row in json.loads(array)]
         sql, params = sqlite.page_json_query(EVERY, request, ordered)
-        body, matched, _, _ = conn.execute(sql, params).fetchone()
+        body, matched = conn.execute(sql, params).fetchone()
     assert keys == sorted(keys, reverse=True)
     assert len(keys) == request.limit
     everything = await service[1].page(EVERY, request)

@@ -152,18 +152,38 @@ _WIRE_MESSAGE = (
 def page_json_query(
     where: MessageFilter, page: PageRequest, ordered: bool = _ORDERED_AGGREGATES
 ) -> tuple[str, list[object]]:
-    """One row: up to ``page.limit`` messages as the API's JSON array (as a blob), how
-    many rows matched of ``page.limit + 1`` read, and the (created_at, id) of the
-    ``page.limit``-th, the next page's cursor when more matched."""
+    """One row: the API's JSON array (as a blob) of up to ``page.limit + 1`` messages,
+    newest first, and how many there are (more than ``page.limit``: a next page)."""
     query, params = page_query(where, PageRequest(page.limit + 1, page.after))
-    order = " ORDER BY n" if ordered else ""
-    sql = (
-        f"SELECT CAST(json_group_array({_WIRE_MESSAGE}{order}) FILTER (WHERE n <= ?) AS BLOB),"
-        " count(*), max(CASE WHEN n = ? THEN created_at END), max(CASE WHEN n = ? THEN id END)"
-        " FROM (SELECT *, row_number() OVER (ORDER BY created_at DESC, id DESC) AS n"
-        f" FROM ({query}))"
+    order = " ORDER BY created_at DESC, id DESC" if ordered else ""
+    return (
+        f"SELECT CAST(json_group_array({_WIRE_MESSAGE}{order}) AS BLOB), count(*) FROM ({query})",
+        params,
     )
-    return sql, [page.limit] * 3 + params
+
+
+# Where each message of a page's JSON starts: a JSON string writes every quote in it as
+# \", so an unescaped quote after a brace is never inside a text.
+_NEXT_MESSAGE = b',{"id":"'
+
+
+class _CursorFields(msgspec.Struct):
+    id: str
+    created_at: datetime
+
+
+_decode_cursor = msgspec.json.Decoder(_CursorFields).decode
+
+
+def page_json_of(array: bytes, matched: int, limit: int) -> JsonPage:
+    """The page of ``page_json_query``'s row: with more than ``limit`` messages, the
+    last is cut off and the cursor read from the one before it (one message decoded,
+    not the page)."""
+    if matched <= limit:
+        return JsonPage(array, None)
+    cut = array.rindex(_NEXT_MESSAGE)
+    last = _decode_cursor(array[max(array.rfind(_NEXT_MESSAGE, 0, cut), 0) + 1 : cut])
+    return JsonPage(array[:cut] + b"]", Cursor(last.created_at, last.id))
 
 
 def _micros(span: timedelta) -> int:
@@ -633,9 +653,8 @@ class SQLiteStore:
         sql, params = page_json_query(where, page)
 
         def body(conn: sqlite3.Connection) -> JsonPage:
-            array, matched, at, last_id = conn.execute(sql, params).fetchone()
-            more = matched > page.limit
-            return JsonPage(array, Cursor(from_epoch_micros(at), last_id) if more else None)
+            array, matched = conn.execute(sql, params).fetchone()
+            return page_json_of(array, matched, page.limit)
 
         return await self._read("page", body, inline=True)
 
