@@ -179,8 +179,8 @@ class _Reading:
 async def get_message(call: Call) -> Reply:
     _user(call)
     async with _Reading(call) as headers:
-        body = await call.parts.service.get_json(call.path_params["message_id"], message_json)
-    return Reply(body, 200, headers)
+        message = await call.parts.service.get(call.path_params["message_id"])
+    return Reply(message_json(message), 200, headers)
 
 
 async def list_messages(call: Call) -> Reply:

@@ -27,7 +27,7 @@ from tagfeed.domain.model import DEFAULT_MAX_TEXT_LENGTH, Message, new_message
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.store.port import IdempotencyRecord, JsonPage, MessagesAsJson, Store, unit_of_work
+from tagfeed.store.port import IdempotencyRecord, JsonPage, PagesAsJson, Store, unit_of_work
 
 Clock = Callable[[], datetime]
 # How the caller will answer a created message: (status, Location, body). It is stored
@@ -114,7 +114,7 @@ class MessageService:
         key_ttl: timedelta = DEFAULT_KEY_TTL,
     ) -> None:
         self._store = store
-        self._as_json = store if isinstance(store, MessagesAsJson) else None
+        self._pages_as_json = store if isinstance(store, PagesAsJson) else None
         self._clock = clock
         self._max_text_length = max_text_length
         self._key_ttl = key_ttl
@@ -190,16 +190,6 @@ class MessageService:
             raise MessageNotFound(message_id)
         return message
 
-    async def get_json(self, message_id: str, encode: Callable[[Message], bytes]) -> bytes:
-        """As ``get``, the message as the JSON ``encode`` writes: written by the store
-        itself when it can (the same bytes), else by ``encode``."""
-        if self._as_json is None:
-            return encode(await self.get(message_id))
-        body = await self._as_json.get_json(message_id) if is_message_id(message_id) else None
-        if body is None:
-            raise MessageNotFound(message_id)
-        return body
-
     async def page(self, where: MessageFilter, request: PageRequest) -> Page:
         """One page, newest first; ``next`` is set only when more messages match."""
         rows = await self._store.page(where, PageRequest(request.limit + 1, request.after))
@@ -216,8 +206,8 @@ class MessageService:
     ) -> JsonPage:
         """As ``page``, the messages as the JSON array ``encode`` writes: written by the
         store itself when it can (the same bytes), else by ``encode``."""
-        if self._as_json is not None:
-            return await self._as_json.page_json(where, request)
+        if self._pages_as_json is not None:
+            return await self._pages_as_json.page_json(where, request)
         page = await self.page(where, request)
         return JsonPage(encode(page.messages), page.next)
 

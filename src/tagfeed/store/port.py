@@ -161,12 +161,9 @@ class JsonPage:
 
 
 @runtime_checkable
-class MessagesAsJson(Protocol):
-    """A store that writes messages in the API's JSON itself (SQLite, in SQL): the event
-    loop then passes its bytes on with no message object made or encoded."""
-
-    async def get_json(self, message_id: str) -> bytes | None:
-        """As ``Store.get``, the message already in the API's JSON (MessageOut)."""
+class PagesAsJson(Protocol):
+    """A store that writes a page's JSON itself (SQLite, in SQL): the event loop then
+    passes its bytes on with no message object made or encoded."""
 
     async def page_json(self, where: MessageFilter, page: PageRequest) -> JsonPage:
         """As ``Store.page``, the messages already in the API's JSON."""

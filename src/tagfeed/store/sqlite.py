@@ -141,15 +141,12 @@ _WIRE_INSTANT = (
     f" || printf('.%06dZ', {_FRACTION})"
 )
 # A message as the API writes it (MessageOut, keys in its order): SQLite's JSON strings
-# escape exactly as msgspec's do (tests/integration/test_sqlite_json.py holds the
+# escape exactly as msgspec's do (tests/integration/test_sqlite_page_json.py holds the
 # two to the same bytes, odd texts included).
 _WIRE_MESSAGE = (
     "json_object('id', id, 'text', text, 'tag', tag, 'user_id', user_id,"
     f" 'created_at', {_WIRE_INSTANT})"
 )
-
-
-GET_JSON_QUERY = f"SELECT CAST({_WIRE_MESSAGE} AS BLOB) FROM messages WHERE id = ?"
 
 
 def page_json_query(
@@ -651,13 +648,6 @@ class SQLiteStore:
             ]
 
         return await self._read("page", rows, inline=True)
-
-    async def get_json(self, message_id: str) -> bytes | None:
-        def query(conn: sqlite3.Connection) -> bytes | None:
-            row = conn.execute(GET_JSON_QUERY, (message_id,)).fetchone()
-            return None if row is None else cast(bytes, row[0])
-
-        return await self._read("get", query, inline=True)
 
     async def page_json(self, where: MessageFilter, page: PageRequest) -> JsonPage:
         sql, params = page_json_query(where, page)

@@ -1,5 +1,5 @@
-"""SQLite writes a message's and a page's JSON itself: the same bytes, the same cursor, as
-the API writes from the messages, for odd texts and instants (before 1970, zero fractions, the
+"""SQLite writes a page's JSON itself: the same bytes, the same cursor, as the API writes
+from the page's messages, for odd texts and instants (before 1970, zero fractions, the
 first and last years), in every order SQLite can be asked for on the linked version."""
 
 import json
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tagfeed.api.schemas import message_json, messages_json
-from tagfeed.domain.errors import MessageNotFound
+from tagfeed.api.schemas import messages_json
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import Cursor, PageRequest
@@ -109,35 +108,15 @@ async def test_the_same_bytes_within_a_period(
     assert await _walk(*service, where, 3) > 1
 
 
-def _refused(messages: object) -> bytes:
-    raise AssertionError("the SQLite store writes the JSON itself")
-
-
 async def test_the_service_gives_the_stores_bytes_on_sqlite(
     service: tuple[MessageService, sqlite.SQLiteStore],
 ) -> None:
-    page = await service[0].page_json(EVERY, PageRequest(5), _refused)
+    def refused(messages: object) -> bytes:
+        raise AssertionError("the SQLite store writes the page itself")
+
+    page = await service[0].page_json(EVERY, PageRequest(5), refused)
     assert page.body.startswith(b'[{"id":"')
     assert page.next is not None
-
-
-async def test_a_message_in_the_same_bytes_as_the_api_writes(
-    service: tuple[MessageService, sqlite.SQLiteStore],
-) -> None:
-    messages = await service[1].page(EVERY, PageRequest(1000))
-    assert len(messages) == len(ODD_TEXTS) * len(INSTANTS) + 7
-    for message in messages:
-        assert await service[1].get_json(message.id) == message_json(message)
-        assert await service[0].get_json(message.id, _refused) == message_json(message)
-
-
-@pytest.mark.parametrize("message_id", [new_message_id(IDS_AT), "not-an-id", ""])
-async def test_an_unknown_message_is_not_found(
-    service: tuple[MessageService, sqlite.SQLiteStore], message_id: str
-) -> None:
-    assert await service[1].get_json(message_id) is None
-    with pytest.raises(MessageNotFound):
-        await service[0].get_json(message_id, _refused)
 
 
 @pytest.mark.parametrize(
