@@ -55,6 +55,7 @@ Row = tuple[Any, ...]
 
 MAX_BATCH = 512
 _COLUMNS = "id, text, tag, user_id, created_at"
+_NEWEST_FIRST = " ORDER BY created_at DESC, id DESC"
 _FIND_KEY = (
     "SELECT fingerprint, status, location, created_at, body FROM idempotency_keys"
     " WHERE user_id = ? AND key = ?"
@@ -109,7 +110,7 @@ def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[objec
     sql = f"SELECT {_COLUMNS} FROM messages"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
-    return sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, page.limit]
+    return f"{sql}{_NEWEST_FIRST} LIMIT ?", [*params, page.limit]
 
 
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
@@ -126,7 +127,7 @@ _ORDERED_AGGREGATES = sqlite3.sqlite_version_info >= (3, 44)
 def page_as_json(columns: str, query: str, ordered: bool = _ORDERED_AGGREGATES) -> str:
     """The statement reading ``query``'s rows (ordered newest first) as one JSON array
     of arrays of ``columns``, in that order."""
-    order = " ORDER BY created_at DESC, id DESC" if ordered else ""
+    order = _NEWEST_FIRST if ordered else ""
     return f"SELECT json_group_array(json_array({columns}){order}) FROM ({query})"
 
 
@@ -155,7 +156,7 @@ def page_json_query(
     """One row: the API's JSON array (as a blob) of up to ``page.limit + 1`` messages,
     newest first, and how many there are (more than ``page.limit``: a next page)."""
     query, params = page_query(where, PageRequest(page.limit + 1, page.after))
-    order = " ORDER BY created_at DESC, id DESC" if ordered else ""
+    order = _NEWEST_FIRST if ordered else ""
     return (
         f"SELECT CAST(json_group_array({_WIRE_MESSAGE}{order}) AS BLOB), count(*) FROM ({query})",
         params,
