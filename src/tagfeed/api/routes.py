@@ -194,13 +194,13 @@ async def list_messages(call: Call) -> Reply:
     async with _Reading(call) as headers:
         if params.count:
             return _json(await service.count(params.where), headers)
-        page = await service.page(params.where, params.page)
+        page = await service.page_json(params.where, params.page, messages_json)
     if page.next is not None:
         kept = [(k, v) for k, v in query.multi_items() if k != "cursor" and v]
         next_query = urlencode([*kept, ("cursor", page.next.encode())])
         path = scope.get("root_path", "") + scope["path"]  # as request.url has it
         headers.append((b"link", f'<{path}?{next_query}>; rel="next"'.encode("latin-1")))
-    return Reply(messages_json(page.messages), 200, headers)
+    return Reply(page.body, 200, headers)
 
 
 async def count_messages(call: Call) -> Reply:

@@ -27,7 +27,7 @@ from tagfeed.domain.model import DEFAULT_MAX_TEXT_LENGTH, Message, new_message
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.store.port import IdempotencyRecord, Store, unit_of_work
+from tagfeed.store.port import IdempotencyRecord, JsonPage, PagesAsJson, Store, unit_of_work
 
 Clock = Callable[[], datetime]
 # How the caller will answer a created message: (status, Location, body). It is stored
@@ -114,6 +114,7 @@ class MessageService:
         key_ttl: timedelta = DEFAULT_KEY_TTL,
     ) -> None:
         self._store = store
+        self._pages_as_json = store if isinstance(store, PagesAsJson) else None
         self._clock = clock
         self._max_text_length = max_text_length
         self._key_ttl = key_ttl
@@ -196,6 +197,19 @@ class MessageService:
             return Page(rows, None)
         last = rows[request.limit - 1]
         return Page(rows[: request.limit], Cursor(last.created_at, last.id))
+
+    async def page_json(
+        self,
+        where: MessageFilter,
+        request: PageRequest,
+        encode: Callable[[Sequence[Message]], bytes],
+    ) -> JsonPage:
+        """As ``page``, the messages as the JSON array ``encode`` writes: written by the
+        store itself when it can (the same bytes), else by ``encode``."""
+        if self._pages_as_json is not None:
+            return await self._pages_as_json.page_json(where, request)
+        page = await self.page(where, request)
+        return JsonPage(encode(page.messages), page.next)
 
     async def count(self, where: MessageFilter) -> int:
         """Exact, from the counters: the cost grows with the period's days, not its rows.

@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence, Set
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tagfeed.domain.counting import Piece
 from tagfeed.domain.events import MessagePosted, StoredEvent
 from tagfeed.domain.model import Message
-from tagfeed.domain.pagination import PageRequest
+from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.reducers import Reducer
@@ -149,6 +149,24 @@ class ReducerSession(Protocol):
 
     async def keep(self) -> None:
         """Renew the hold while there is nothing to apply; raises LeaseLost if it ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPage:
+    """A page as the API writes it: ``body`` the JSON array of its messages (MessageOut,
+    docs/api.md), ``next`` the cursor after its last message when more match."""
+
+    body: bytes
+    next: Cursor | None
+
+
+@runtime_checkable
+class PagesAsJson(Protocol):
+    """A store that writes a page's JSON itself (SQLite, in SQL): the event loop then
+    passes its bytes on with no message object made or encoded."""
+
+    async def page_json(self, where: MessageFilter, page: PageRequest) -> JsonPage:
+        """As ``Store.page``, the messages already in the API's JSON."""
 
 
 class Store(Protocol):

@@ -29,7 +29,7 @@ from tagfeed.domain.counting import ALL_TAGS, Piece
 from tagfeed.domain.events import StoredEvent
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
-from tagfeed.domain.pagination import PageRequest
+from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
@@ -41,6 +41,7 @@ from tagfeed.store.metered import timed
 from tagfeed.store.port import (
     IdempotencyRecord,
     ImportBatch,
+    JsonPage,
     ReducerSession,
     UnitOfWork,
     known_head_view,
@@ -55,6 +56,7 @@ Row = tuple[Any, ...]
 
 MAX_BATCH = 512
 _COLUMNS = "id, text, tag, user_id, created_at"
+_NEWEST_FIRST = " ORDER BY created_at DESC, id DESC"
 _FIND_KEY = (
     "SELECT fingerprint, status, location, created_at, body FROM idempotency_keys"
     " WHERE user_id = ? AND key = ?"
@@ -112,7 +114,7 @@ def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[objec
     sql = f"SELECT {_COLUMNS} FROM messages"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
-    return sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, page.limit]
+    return f"{sql}{_NEWEST_FIRST} LIMIT ?", [*params, page.limit]
 
 
 GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
@@ -121,8 +123,72 @@ GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = ?"
 # order, row by row). sqlite3 lets the GIL go and takes it back around every step of a
 # statement, and on the event loop's thread each of those is a wait for granian's thread
 # to give it back: one step for the page instead of 52, and msgspec reads the rows.
-_PAGE_AS_JSON = "SELECT json_group_array(json_array({columns})) FROM ({query})"
+# SQLite keeps a subquery's order inside an aggregate in practice, but says so only from
+# 3.44 on, where an aggregate takes its own ORDER BY: used where the linked SQLite has it.
+_ORDERED_AGGREGATES = sqlite3.sqlite_version_info >= (3, 44)
+
+
+def page_as_json(columns: str, query: str, ordered: bool = _ORDERED_AGGREGATES) -> str:
+    """The statement reading ``query``'s rows (ordered newest first) as one JSON array
+    of arrays of ``columns``, in that order."""
+    order = _NEWEST_FIRST if ordered else ""
+    return f"SELECT json_group_array(json_array({columns}){order}) FROM ({query})"
+
+
 _decode_page = msgspec.json.Decoder(list[tuple[str, str, str, str, int]]).decode
+
+# ``created_at`` (epoch microseconds) as the API writes an instant (tagfeed.instants):
+# ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. The fraction is floored (SQLite's % truncates toward
+# zero, which before 1970 would give a negative fraction).
+_FRACTION = "((created_at % 1000000 + 1000000) % 1000000)"
+_WIRE_INSTANT = (
+    f"strftime('%Y-%m-%dT%H:%M:%S', (created_at - {_FRACTION}) / 1000000, 'unixepoch')"
+    f" || printf('.%06dZ', {_FRACTION})"
+)
+# A message as the API writes it (MessageOut, keys in its order): SQLite's JSON strings
+# escape exactly as msgspec's do (tests/integration/test_sqlite_page_json.py holds the
+# two to the same bytes, odd texts included).
+_WIRE_MESSAGE = (
+    "json_object('id', id, 'text', text, 'tag', tag, 'user_id', user_id,"
+    f" 'created_at', {_WIRE_INSTANT})"
+)
+
+
+def page_json_query(
+    where: MessageFilter, page: PageRequest, ordered: bool = _ORDERED_AGGREGATES
+) -> tuple[str, list[object]]:
+    """One row: the API's JSON array (as a blob) of up to ``page.limit + 1`` messages,
+    newest first, and how many there are (more than ``page.limit``: a next page)."""
+    query, params = page_query(where, PageRequest(page.limit + 1, page.after))
+    order = _NEWEST_FIRST if ordered else ""
+    return (
+        f"SELECT CAST(json_group_array({_WIRE_MESSAGE}{order}) AS BLOB), count(*) FROM ({query})",
+        params,
+    )
+
+
+# Where each message of a page's JSON starts: a JSON string writes every quote in it as
+# \", so an unescaped quote after a brace is never inside a text.
+_NEXT_MESSAGE = b',{"id":"'
+
+
+class _CursorFields(msgspec.Struct):
+    id: str
+    created_at: datetime
+
+
+_decode_cursor = msgspec.json.Decoder(_CursorFields).decode
+
+
+def page_json_of(array: bytes, matched: int, limit: int) -> JsonPage:
+    """The page of ``page_json_query``'s row: with more than ``limit`` messages, the
+    last is cut off and the cursor read from the one before it (one message decoded,
+    not the page)."""
+    if matched <= limit:
+        return JsonPage(array, None)
+    cut = array.rindex(_NEXT_MESSAGE)
+    last = _decode_cursor(array[max(array.rfind(_NEXT_MESSAGE, 0, cut), 0) + 1 : cut])
+    return JsonPage(array[:cut] + b"]", Cursor(last.created_at, last.id))
 
 
 def _micros(span: timedelta) -> int:
@@ -589,7 +655,7 @@ class SQLiteStore:
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         query, params = page_query(where, page)
-        sql = _PAGE_AS_JSON.format(columns=_COLUMNS, query=query)
+        sql = page_as_json(_COLUMNS, query)
 
         def rows(conn: sqlite3.Connection) -> list[Message]:
             (array,) = conn.execute(sql, params).fetchone()
@@ -599,6 +665,15 @@ class SQLiteStore:
             ]
 
         return await self._read("page", rows, inline=True)
+
+    async def page_json(self, where: MessageFilter, page: PageRequest) -> JsonPage:
+        sql, params = page_json_query(where, page)
+
+        def body(conn: sqlite3.Connection) -> JsonPage:
+            array, matched = conn.execute(sql, params).fetchone()
+            return page_json_of(array, matched, page.limit)
+
+        return await self._read("page", body, inline=True)
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)
