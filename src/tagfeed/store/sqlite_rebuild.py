@@ -11,7 +11,7 @@ own, so that reading overlaps folding and writing (SQLite works without the GIL)
   per (tag, hour)), and writes the result with its applier once, in one transaction.
 - The messages view, whose fold is the identity (each MessagePosted adds its message),
   is filled by SQLite alone (``_fill_messages``): one statement decodes every v1 payload
-  (``DECODE_MESSAGES``, tested against the codec) and sorts the rows into the table's
+  (``sqlite_views.DECODE_MESSAGES``, tested against the codec) and sorts the rows into the table's
   order, (tag, created_at, id), into a TEMP table (a file: memory stays within the page
   cache), then ``batch`` rows a transaction are appended to the fresh table. No Python
   object per event: a fifth less CPU and half the memory of folding the log in Python
