@@ -125,6 +125,15 @@ def messages(url: str) -> list[tuple[str, str, str, str, int]]:
     return sorted((str(i), text, tag, user, micros(at)) for i, text, tag, user, at in rows)
 
 
+def view_indexes(url: str) -> list[str]:
+    """The messages view's index definitions (SQLite) or names (PostgreSQL)."""
+    if url.startswith("sqlite:///"):
+        sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'"
+    else:
+        sql = "SELECT indexdef FROM pg_indexes WHERE tablename = 'messages'"
+    return sorted(str(row[0]) for row in fetch(url, sql))
+
+
 def counters(url: str) -> dict[tuple[str, int, int], int]:
     """Every counter, summed over its slots."""
     rows = fetch(url, "SELECT tag, span, start, sum(n) FROM message_counts GROUP BY 1, 2, 3")
@@ -285,6 +294,50 @@ def test_duplicate_ids_are_skipped_with_their_line_numbers(
     texts = sorted(text for _, text, _, _, _ in messages(database_url))
     assert texts == ["a", "b", "first of two", "hi"]
     assert counters(database_url) == counted_from_messages(database_url)
+
+
+def test_a_first_import_skips_its_own_duplicates_and_indexes_the_view(
+    tagfeed: Any, database_url: str, tmp_path: Path
+) -> None:
+    """Into an empty messages view SQLite appends only the log during the load and
+    fills the view at the end: the log's unique event ids refuse the duplicates, and
+    the view ends up whole, with the indexes it had."""
+    before = view_indexes(database_url)
+    other = ID[:-1] + "1"
+    content = jsonl(
+        record(id=ID, text="a"),
+        record(id=other, text="first of two"),
+        record(id=other, text="same batch"),
+        record(text="b"),
+        record(id=ID, text="later batch"),
+        *sample(7),
+    )
+    code, out, err = tagfeed("import", write(tmp_path / "dup.jsonl", content), "--batch-size", "4")
+    assert code == 0, err
+    assert "imported 10 messages (2 skipped)" in out
+    for number in (3, 5):
+        assert f"line {number}: id: a message with this id already exists" in err
+    stored = messages(database_url)
+    assert len(stored) == 10
+    assert {text for _, text, _, _, _ in stored} >= {"a", "first of two", "b"}
+    assert counters(database_url) == counted_from_messages(database_url)
+    assert view_indexes(database_url) == before
+    assert fetch(database_url, "SELECT count(*) FROM events")[0][0] == 10
+
+
+def test_a_first_import_that_aborts_leaves_the_view_and_its_indexes(
+    tagfeed: Any, database_url: str, tmp_path: Path
+) -> None:
+    before = view_indexes(database_url)
+    bad = jsonl(*sample(6, seed=2), record(tag="not/a/tag"))
+    code, _, _ = tagfeed(
+        "import", write(tmp_path / "bad.jsonl", bad), "--on-error", "abort", "--batch-size", "2"
+    )
+    assert code == 1
+    assert (messages(database_url), counters(database_url)) == ([], {})
+    assert view_indexes(database_url) == before
+    assert tagfeed("import", write(tmp_path / "good.jsonl", jsonl(*sample(6, seed=2))))[0] == 0
+    assert len(messages(database_url)) == 6
 
 
 @pytest.mark.parametrize("name", ["in.jsonl.gz", "in.jsonl", "in"])

@@ -28,7 +28,7 @@ from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
 from tagfeed.reducers import Reducer, Tagged, tags, trending
 from tagfeed.service.reducing import CATCH_UP, VIEWS, catch_up, rebuild
-from tagfeed.store import sqlite_rebuild, trending_views
+from tagfeed.store import sqlite_views, trending_views
 from tagfeed.store.codec import UnknownEvent, message_payload, messages_of
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.migrate import upgrade
@@ -288,7 +288,7 @@ def append_unknown_event(url: str) -> None:
         query(url, "UPDATE event_head SET position = 3")
 
 
-# Messages whose payloads test SQLite's decoding of them (``sqlite_rebuild.DECODE_MESSAGES``)
+# Messages whose payloads test SQLite's decoding of them (``sqlite_views.DECODE_MESSAGES``)
 # against the codec's: instants before 1970 and on a whole second, escaped characters,
 # text beyond ASCII.
 AWKWARD = [
@@ -315,7 +315,7 @@ def test_sqlite_decodes_a_payload_as_the_codec_does(sqlite_url: str) -> None:
     rows = [(i + 1, m.id, message_payload(m).decode()) for i, m in enumerate(AWKWARD)]
     with closing(sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))) as conn:
         conn.executemany("INSERT INTO events VALUES (?, ?, 'MessagePosted', 1, ?, 0)", rows)
-        decoded = conn.execute(sqlite_rebuild.DECODE_MESSAGES, (0, len(rows))).fetchall()
+        decoded = conn.execute(sqlite_views.DECODE_MESSAGES, (0, len(rows))).fetchall()
         payloads = "[" + ",".join(row[2] for row in rows) + "]"
     assert decoded == [row_from_message(m) for m in messages_of(payloads)]
     assert decoded == [row_from_message(m) for m in AWKWARD]

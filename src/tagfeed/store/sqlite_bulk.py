@@ -23,8 +23,17 @@ from tagfeed.store import sqlite_log
 from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.port import ImportBatch
 from tagfeed.store.prefetch import read_ahead
+from tagfeed.store.sqlite_views import DECODE_MESSAGES
 
 _EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+# While the messages view is filled only at the end, the log's unique ``event_id`` (a
+# MessagePosted's id is its message's id) is what refuses a duplicate.
+_LOGGED = "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+_EMPTY_VIEW = "SELECT NOT EXISTS (SELECT 1 FROM messages)"
+_VIEW_INDEXES = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'"
+_FILL = (
+    f"INSERT INTO messages (id, text, tag, user_id, created_at) {DECODE_MESSAGES} ORDER BY 3, 5, 1"
+)
 BUMP_GENERATION = (
     "INSERT INTO counter_generation VALUES (1, 1)"
     " ON CONFLICT (id) DO UPDATE SET generation = generation + 1"
@@ -46,8 +55,8 @@ class _Ready:
     prepared: tuple[bytes, bytes, bytes]
 
 
-def _ready(batch: ImportBatch, now: datetime) -> _Ready:
-    return _Ready(batch, sqlite_log.prepare_messages(batch.rows, now))
+def _ready(batch: ImportBatch, now: datetime, with_rows: bool) -> _Ready:
+    return _Ready(batch, sqlite_log.prepare_messages(batch.rows, now, with_rows=with_rows))
 
 
 def _store(
@@ -56,26 +65,49 @@ def _store(
     head: int,
     now: datetime,
     on_duplicate: Callable[[int], None],
+    deferred: bool,
 ) -> int:
-    """Append a batch's events after ``head`` with their messages and counters; return
-    how many were appended. A duplicate id fails the statement (SQLite undoes just
-    that statement): the duplicates are found, reported, and the rest appended again."""
+    """Append a batch's events after ``head`` with their counters, and their messages
+    unless ``deferred``; return how many were appended. A duplicate id fails the
+    statement (SQLite undoes just that statement): the duplicates are found, reported,
+    and the rest appended again."""
+    apply, existing = (sqlite_log.APPLY_LOG, _LOGGED) if deferred else (sqlite_log.APPLY, _EXISTING)
     while ready.batch.rows:
         try:
-            conn.execute(sqlite_log.APPLY, (head, *ready.prepared))
+            conn.execute(apply, (head, *ready.prepared))
         except sqlite3.IntegrityError:
             ids = _encode([row[0] for row in ready.batch.rows])
-            dropped = ready.batch.duplicates(
-                {found for (found,) in conn.execute(_EXISTING, (ids,))}
-            )
+            dropped = ready.batch.duplicates({found for (found,) in conn.execute(existing, (ids,))})
             if not dropped:
                 raise
             for index in sorted(dropped):
                 on_duplicate(ready.batch.numbers[index])
-            ready = _ready(ready.batch.without(dropped), now)
+            ready = _ready(ready.batch.without(dropped), now, not deferred)
         else:
             return len(ready.batch.rows)
     return 0
+
+
+def _defer_view(conn: sqlite3.Connection) -> list[str] | None:
+    """When the messages view is empty (a first bulk load), drop its indexes (in the
+    import's transaction: a rollback brings them back) and return their ``CREATE``
+    statements: the view is then filled at the end (``_fill_view``). Else None."""
+    if not conn.execute(_EMPTY_VIEW).fetchone()[0]:
+        return None
+    indexes = conn.execute(_VIEW_INDEXES).fetchall()
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in indexes if sql is not None]
+
+
+def _fill_view(conn: sqlite3.Connection, after: int, through: int, indexes: list[str]) -> None:
+    """The messages view's rows of the events just appended, decoded and sorted by SQLite
+    into the table's order (each page written once, full), then its indexes built."""
+    filled = conn.execute(_FILL, (after, through)).rowcount
+    if filled != through - after:  # every event appended here is a v1 MessagePosted
+        raise StoreError(f"import: {filled} messages for {through - after} events")
+    for index in indexes:
+        conn.execute(index)
 
 
 def load(
@@ -90,24 +122,32 @@ def load(
     """Append every batch in one transaction; return how many messages. ``batches`` is
     read (and each batch readied) on a thread of its own. Whatever ``batches`` or
     ``on_duplicate`` raise propagates after rolling back; StoreUnavailable / StoreError
-    for database failures."""
+    for database failures.
+
+    Into an empty messages view, the batches append only the log and the counts; the
+    view is filled from the log at the end, sorted, and its indexes built after (the
+    same transaction: readers see all of it or none)."""
     try:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"cannot open SQLite database: {exc}") from exc
     try:
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-        for statement in sqlite_log.APPLY_SETUP:
+        for pragma in (f"synchronous={synchronous}", f"cache_size=-{_CACHE_KIB}", "threads=2"):
+            conn.execute(f"PRAGMA {pragma}")
+        for statement in (*sqlite_log.APPLY_SETUP, *sqlite_log.APPLY_LOG_SETUP):
             conn.execute(statement)
         conn.execute("BEGIN IMMEDIATE")
         head = sqlite_log.head(conn)
         now = datetime.now(UTC)
         stored = 0
         try:
-            with read_ahead(_ready(batch, now) for batch in batches) as ready:
+            indexes = _defer_view(conn)
+            deferred = indexes is not None
+            with read_ahead(_ready(batch, now, not deferred) for batch in batches) as ready:
                 for each in ready:
-                    stored += _store(conn, each, head + stored, now, on_duplicate)
+                    stored += _store(conn, each, head + stored, now, on_duplicate, deferred)
+            if indexes is not None:
+                _fill_view(conn, head, head + stored, indexes)
             # Counts of closed periods changed: servers drop what they cached of them.
             conn.execute(BUMP_GENERATION)
             conn.execute("COMMIT")

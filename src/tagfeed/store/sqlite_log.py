@@ -33,20 +33,34 @@ from tagfeed.store.sqlite_views import ADD_COUNTS, INSERT_MESSAGES, row_from_mes
 _encode = msgspec.json.Encoder().encode
 STALE_HEAD = "tagfeed: stale head"
 
-APPLY_SETUP = [
-    "CREATE TEMP TABLE IF NOT EXISTS append_batch"
-    " (head INTEGER, events TEXT, messages TEXT, counters TEXT)",
-    f"""CREATE TEMP TRIGGER IF NOT EXISTS apply_batch BEFORE INSERT ON append_batch BEGIN
+
+def _setup(table: str, messages_view: bool) -> list[str]:
+    """The TEMP table ``table`` and its trigger appending a batch: events, then (when
+    ``messages_view``) the messages view's rows, then the counts view's increments."""
+    insert_messages = (
+        INSERT_MESSAGES.format(table="messages", rows="NEW.messages") + ";" if messages_view else ""
+    )
+    return [
+        f"CREATE TEMP TABLE IF NOT EXISTS {table}"
+        " (head INTEGER, events TEXT, messages TEXT, counters TEXT)",
+        f"""CREATE TEMP TRIGGER IF NOT EXISTS {table}_apply BEFORE INSERT ON {table} BEGIN
         SELECT RAISE(ABORT, '{STALE_HEAD}')
             WHERE (SELECT coalesce(max(position), 0) FROM main.events) != NEW.head;
         INSERT INTO events (position, event_id, type, version, payload, recorded_at)
             SELECT NEW.head + 1 + key, value->>0, value->>1, value->>2, value->>3, value->>4
             FROM json_each(NEW.events);
-        {INSERT_MESSAGES.format(table="messages", rows="NEW.messages")};
+        {insert_messages}
         {ADD_COUNTS.format(table="message_counts", rows="NEW.counters")};
         SELECT RAISE(IGNORE);
     END""",
-]
+    ]
+
+
+APPLY_SETUP = _setup("append_batch", messages_view=True)
+# An import into an empty messages view appends the log and the counts only; it fills
+# the view from the log at the end, sorted (sqlite_bulk).
+APPLY_LOG_SETUP = _setup("append_log", messages_view=False)
+APPLY_LOG = "INSERT INTO append_log VALUES (?, ?, ?, ?)"
 APPLY = "INSERT INTO append_batch VALUES (?, ?, ?, ?)"
 HEAD = "SELECT coalesce(max(position), 0) FROM events"
 READ_EVENTS = (
@@ -62,9 +76,12 @@ def prepare(posted: Sequence[MessagePosted], now: datetime) -> tuple[bytes, byte
     return prepare_messages(messages.fold(posted), now)
 
 
-def prepare_messages(posted: Sequence[MessageFields], now: datetime) -> tuple[bytes, bytes, bytes]:
+def prepare_messages(
+    posted: Sequence[MessageFields], now: datetime, *, with_rows: bool = True
+) -> tuple[bytes, bytes, bytes]:
     """``prepare`` for the MessagePosted events of ``posted`` messages, given as plain
-    tuples (an import's lines): the messages view's fold of them is the messages."""
+    tuples (an import's lines): the messages view's fold of them is the messages.
+    Without ``with_rows`` the view's rows are left out (``b"[]"``: ``APPLY_LOG``)."""
     recorded = epoch_micros(now)
     rows = [row_from_message(m) for m in posted]
     # Each payload travels as a JSON string, which SQLite copies out as it is (measured:
@@ -74,7 +91,7 @@ def prepare_messages(posted: Sequence[MessageFields], now: datetime) -> tuple[by
         for row, m in zip(rows, posted, strict=True)
     ]
     increments = counts.fold_micros((row[2], row[4]) for row in rows)
-    return _encode(events), _encode(rows), _encode(increments)
+    return _encode(events), _encode(rows) if with_rows else b"[]", _encode(increments)
 
 
 def apply_params(head: int, posted: Sequence[MessagePosted], now: datetime) -> tuple[object, ...]:

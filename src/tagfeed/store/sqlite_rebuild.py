@@ -11,7 +11,7 @@ own, so that reading overlaps folding and writing (SQLite works without the GIL)
   per (tag, hour)), and writes the result with its applier once, in one transaction.
 - The messages view, whose fold is the identity (each MessagePosted adds its message),
   is filled by SQLite alone (``_fill_messages``): one statement decodes every v1 payload
-  (``DECODE_MESSAGES``, tested against the codec) and sorts the rows into the table's
+  (``sqlite_views.DECODE_MESSAGES``, tested against the codec) and sorts the rows into the table's
   order, (tag, created_at, id), into a TEMP table (a file: memory stays within the page
   cache), then ``batch`` rows a transaction are appended to the fresh table. No Python
   object per event: a fifth less CPU and half the memory of folding the log in Python
@@ -49,6 +49,7 @@ from tagfeed.store.prefetch import read_ahead
 from tagfeed.store.sqlite_bulk import BUMP_GENERATION
 from tagfeed.store.sqlite_views import (
     APPLIERS,
+    DECODE_MESSAGES,
     TABLES,
 )
 
@@ -148,19 +149,6 @@ def _apply_chunks(
     return last
 
 
-# The messages view's fold is the identity (reducers/messages.py: each MessagePosted adds
-# its message), so on SQLite a rebuild runs it as SQL: SQLite decodes the v1 payloads
-# itself (codec.py's format: the instant always ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, read
-# back as microseconds since the epoch, exactly, before 1970 too) and sorts them into
-# the table's order, (tag, created_at, id), with no Python per event.
-_MICROS = "unixepoch(substr(at, 1, 19)) * 1000000 + CAST(substr(at, 21, 6) AS INTEGER)"
-DECODE_MESSAGES = f"""
-SELECT id, text, tag, user_id, {_MICROS} FROM (
-    SELECT payload->>'id' AS id, payload->>'text' AS text, payload->>'tag' AS tag,
-           payload->>'user_id' AS user_id, payload->>'created_at' AS at
-    FROM events WHERE position > ? AND position <= ?
-        AND type = '{MESSAGE_POSTED}' AND version = {MESSAGE_POSTED_VERSION})
-"""
 _STAGE = f"CREATE TEMP TABLE {{stage}} AS {DECODE_MESSAGES} ORDER BY 3, 5, 1"
 _COPY = (
     "INSERT INTO {table} (id, text, tag, user_id, created_at)"

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from tagfeed import relay
+from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.reducers import counts, messages, tags, trending
@@ -52,6 +53,21 @@ ADD_TAGS = (
     " ON CONFLICT (tag) DO UPDATE SET messages = messages + excluded.messages,"
     " first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)"
 )
+
+
+# The messages view's fold is the identity (reducers/messages.py: each MessagePosted adds
+# its message), so on SQLite a rebuild runs it as SQL: SQLite decodes the v1 payloads
+# itself (codec.py's format: the instant always ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, read
+# back as microseconds since the epoch, exactly, before 1970 too) and sorts them into
+# the table's order, (tag, created_at, id), with no Python per event.
+_MICROS = "unixepoch(substr(at, 1, 19)) * 1000000 + CAST(substr(at, 21, 6) AS INTEGER)"
+DECODE_MESSAGES = f"""
+SELECT id, text, tag, user_id, {_MICROS} FROM (
+    SELECT payload->>'id' AS id, payload->>'text' AS text, payload->>'tag' AS tag,
+           payload->>'user_id' AS user_id, payload->>'created_at' AS at
+    FROM events WHERE position > ? AND position <= ?
+        AND type = '{MESSAGE_POSTED}' AND version = {MESSAGE_POSTED_VERSION})
+"""
 
 
 def row_from_message(message: tuple[str, str, str, str, Any]) -> StoredRow:
