@@ -31,12 +31,13 @@ from tests.e2e.conftest import Server
 from tests.e2e.sse_client import USER, Event, stream
 from tests.integration.relay_helpers import connected, delete_stream, start_relay, unique_stream
 
-POSTS = 800
+POSTS = 1200
 RATE = 100.0  # posts/s, so the relay's kills land while posts go on
 TAG = "loop"
 OTHER = "elsewhere"  # every third post: the stream of TAG must not show it
 RELAY_BATCH = 10
 KILL_TRIES = 3  # kills of a relay catching up, until one lands with a backlog
+BACKLOG_SECONDS = 3.0  # the relay dead before each restart
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,10 @@ async def post_kill_and_follow(
             # On a loaded machine this process may look only once the relay has caught
             # up; then the kill proved nothing, and it is tried again (posts go on).
             for _ in range(KILL_TRIES):
-                await asyncio.sleep(1.0)  # a backlog builds up meanwhile
+                # A backlog builds up meanwhile: ~300 posts, ~30 batches to publish, long
+                # enough (woken by the bell, the relay catches up in milliseconds) for
+                # the kill to land while it publishes them.
+                await asyncio.sleep(BACKLOG_SECONDS)
                 relay = start_relay(database_url, settings, log, RELAY_BATCH)
                 await wait_until(
                     partial(_moved_on, consumed, len(consumed) + 5), 60, "the relay again", tasks
