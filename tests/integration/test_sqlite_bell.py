@@ -4,6 +4,8 @@ process wakes a wait for the head at once, not at the fallback re-read of the he
 import asyncio
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tagfeed.store.sqlite import SQLiteStore
@@ -60,38 +62,38 @@ async def test_an_append_by_another_process_wakes_a_wait_for_the_head(sqlite_url
         await store.close()
 
 
+@asynccontextmanager
+async def two_stores(url: str) -> AsyncIterator[tuple[SQLiteStore, SQLiteStore]]:
+    """Two stores on one file, as two processes would hold it: the waiter and the writer."""
+    store = SQLiteStore(url, timeout=5)
+    await store.open()
+    other = SQLiteStore(url, timeout=5)
+    await other.open()
+    try:
+        yield store, other
+    finally:
+        await other.close()
+        await store.close()
+
+
 async def test_a_ring_while_nobody_waits_is_read_by_the_next_wait(sqlite_url: str) -> None:
     """The last append before a quiet spell rings while the reducer is busy applying:
     its next wait must read the head first, not sleep until the fallback re-read."""
-    store = SQLiteStore(sqlite_url, timeout=5)
-    await store.open()
-    other = SQLiteStore(sqlite_url, timeout=5)
-    await other.open()
-    try:
+    async with two_stores(sqlite_url) as (store, other):
         head = await store.wait_for_head(await store.head(), 0.01)  # the bell watched
         await append(other, a_message(1))
         await asyncio.sleep(0.2)  # the ring arrives, nobody waiting
         asked = time.monotonic()
         assert await store.wait_for_head(head, 10) == head + 1
         assert time.monotonic() - asked < PROMPT
-    finally:
-        await other.close()
-        await store.close()
 
 
 async def test_the_first_wait_reads_what_was_appended_before_the_bell_was_watched(
     sqlite_url: str,
 ) -> None:
-    store = SQLiteStore(sqlite_url, timeout=5)
-    await store.open()
-    other = SQLiteStore(sqlite_url, timeout=5)
-    await other.open()
-    try:
+    async with two_stores(sqlite_url) as (store, other):
         head = await store.head()
         await append(other, a_message(1))  # rings before anyone here watches the bell
         asked = time.monotonic()
         assert await store.wait_for_head(head, 10) == head + 1
         assert time.monotonic() - asked < PROMPT
-    finally:
-        await other.close()
-        await store.close()
