@@ -48,8 +48,16 @@ IDLE_SECONDS = 5.0
 # batch waits until ``1 / DUTY`` times that batch's duration has passed since it began:
 # it spends at most DUTY of its time applying, and under load each batch holds the
 # events that came in meanwhile. A runner woken after a quiet spell (longer than that)
-# applies at once: its lag is then one batch's duration, not a fixed wait. The wait is
-# at most GATHER_SECONDS (the fixed wait of earlier versions).
+# applies at once: its lag is then one batch's duration, not a fixed wait.
+#
+# GATHER_SECONDS bounds what the wait adds to the lag: the next batch begins early
+# enough to commit within GATHER_SECONDS of this one's read, if it takes as long as this
+# one did. Without that bound the wait fed itself when the part per event dominates (a
+# longer wait, a bigger batch, a longer batch, a longer wait...): trending on
+# PostgreSQL, ~50 us an event with the server's share, at 5,000 events/s ran into the
+# cap every time, its p99 lag ~5 batches (docs/performance.md, "Reducer lag, third
+# pass"). With it the wait shrinks as batches grow, and a runner whose batches take
+# longer than GATHER_SECONDS / 2 does not wait at all.
 DUTY = 0.25
 GATHER_SECONDS = 0.05
 
@@ -57,8 +65,11 @@ GATHER_SECONDS = 0.05
 def gather_delay(started: float, took: float, now: float) -> float:
     """How long a runner woken at ``now`` waits before its next batch, when the one
     before began at ``started`` and took ``took`` seconds (``loop.time()`` instants):
-    0 once ``took / DUTY`` has passed since it began; never more than GATHER_SECONDS."""
-    return min(max(started + took / DUTY - now, 0.0), GATHER_SECONDS)
+    until ``took / DUTY`` has passed since it began, but no later than
+    ``GATHER_SECONDS - took`` after it began (so that the next batch, as long, commits
+    within GATHER_SECONDS of this one's read); 0 when that has passed."""
+    until = started + min(took / DUTY, GATHER_SECONDS - took)
+    return max(until - now, 0.0)
 
 
 def _events(stored: Sequence[StoredEvent]) -> list[MessagePosted]:
