@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tagfeed.config import Settings
+from tagfeed.config import Settings, settings_from_values
 from tagfeed.domain.ids import epoch_micros, new_message_id
 from tagfeed.domain.model import Message
 from tagfeed.reducers import tags
@@ -19,6 +19,7 @@ from tagfeed.service.reducing import catch_up
 from tagfeed.store.errors import LeaseHeld, LeaseLost
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.port import Store, unit_of_work
+from tagfeed.store.postgres_views import PostgresReducerSession
 from tagfeed.store.sqlite import sqlite_path
 
 START = datetime(2026, 11, 30, tzinfo=UTC)
@@ -117,3 +118,23 @@ async def test_a_session_whose_checkpoint_moved_applies_nothing(
             await session.apply(tags.fold([]), events[-1].position)
     assert await asyncio.to_thread(tag_stats, database_url) == {}
     assert await asyncio.to_thread(checkpoint, database_url) == 10
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("name", "commit"), [("tags", "off"), ("trending", "off"), ("relay", "on")]
+)
+async def test_a_views_batches_commit_without_waiting_for_the_flush(
+    postgres_url: str, name: str, commit: str
+) -> None:
+    # Effects and checkpoint commit together, so a view may lose its last batches to a
+    # crash and apply them again; the relay's effects are in JetStream: it waits.
+    store = store_from_settings(settings_from_values(database_url=postgres_url, db_timeout=5.0))
+    await store.open()
+    try:
+        async with store.reducer_session(name) as session:
+            assert isinstance(session, PostgresReducerSession)
+            connection = session._conn  # the session's own: the setting is per connection
+            assert await connection.fetchval("SHOW synchronous_commit") == commit
+    finally:
+        await store.close()

@@ -54,7 +54,7 @@ from tagfeed.store.port import (
     UnitOfWork,
     known_head_view,
 )
-from tagfeed.store.postgres_views import PostgresReducerSession, numbered
+from tagfeed.store.postgres_views import PostgresReducerSession, numbered, session_settings
 from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
@@ -717,7 +717,7 @@ class PostgresStore:
                 self._dsn,
                 timeout=self._timeout,
                 command_timeout=self._timeout,
-                server_settings=_server_timeout(self._timeout),
+                server_settings={**_server_timeout(self._timeout), **session_settings(name)},
             )
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc

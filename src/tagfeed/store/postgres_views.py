@@ -150,6 +150,22 @@ _ENSURE = (
     "INSERT INTO reducer_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
 )
 _READ = "SELECT position FROM reducer_checkpoints WHERE name = $1"
+# A view's batches commit without waiting for the WAL to be flushed (nor for the
+# synchronous standby, in the cluster): the batch's effects and its checkpoint are in one
+# transaction, so a crash that loses the last batches loses both, and the log gives them
+# again at the next run: applied once all the same (the SQLite session's
+# ``synchronous=NORMAL``). Measured: the flush was a fixed part of every batch, milliseconds
+# to tens of them on a busy disk, and so of the lag (docs/performance.md, "Reducer lag,
+# third pass"). The relay's effects are outside the database (JetStream): its checkpoint
+# waits for the flush as every other commit does.
+_VIEW_SESSION = {"synchronous_commit": "off"}
+
+
+def session_settings(name: str) -> dict[str, str]:
+    """The server settings of the connection of reducer ``name``'s session."""
+    return _VIEW_SESSION if TABLES.get(name) else {}
+
+
 _ADVANCE = "UPDATE reducer_checkpoints SET position = $3 WHERE name = $1 AND position = $2"
 
 
