@@ -1,9 +1,11 @@
-"""What a server costs, from /proc, summed over a process and all its descendants (granian's
-main process and its workers): resident memory (VmRSS), sampled every 0.5 s by a background
-thread with the maximum kept per named phase, and CPU time."""
+"""What a server costs, from /proc, over a process and all its descendants (granian's main
+process, its workers, multiprocessing's resource tracker): resident memory (VmRSS) of each
+process and of them all, sampled every 0.5 s by a background thread with the maximum kept
+per named phase, and CPU time."""
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -75,20 +77,50 @@ def _vmrss_kib(status: str) -> int:
     return 0  # a zombie or kernel thread has none
 
 
-def tree_rss_mb(root: int, proc: Path = PROC) -> float:
-    """MB (2**20 bytes) resident in ``root`` and its descendants now; 0 if it is gone."""
-    total_kib = 0
+# How a worker is told from the server's other processes: granian starts its workers with
+# multiprocessing's "spawn" (``tagfeed.server.serving``), whose children run
+# ``spawn_main(...) --multiprocessing-fork``; the resource tracker it also starts does not.
+WORKER_MARK = b"--multiprocessing-fork"
+
+
+@dataclass(frozen=True)
+class ProcessRss:
+    pid: int
+    role: str  # "main" (the root), "worker", or "other" (e.g. the resource tracker)
+    mb: float  # MB (2**20 bytes) resident
+
+
+def tree_rss(root: int, proc: Path = PROC) -> list[ProcessRss]:
+    """The resident memory of ``root`` and of each of its live descendants now, with
+    each one's role; empty if it is gone."""
+    found = []
     for pid in _tree(root, _stats(proc)):
         try:
-            total_kib += _vmrss_kib((proc / str(pid) / "status").read_text())
+            kib = _vmrss_kib((proc / str(pid) / "status").read_text())
+            arguments = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # it ended meanwhile
-    return total_kib / 1024
+        role = "main" if pid == root else "worker" if WORKER_MARK in arguments else "other"
+        found.append(ProcessRss(pid, role, kib / 1024))
+    return found
+
+
+def tree_rss_mb(root: int, proc: Path = PROC) -> float:
+    """MB (2**20 bytes) resident in ``root`` and its descendants now; 0 if it is gone."""
+    return sum(p.mb for p in tree_rss(root, proc))
+
+
+def largest_worker_mb(processes: list[ProcessRss]) -> float:
+    """The RSS of the largest worker among ``processes``; 0 if there is none."""
+    return max((p.mb for p in processes if p.role == "worker"), default=0.0)
 
 
 class RssSampler:
     """``with RssSampler(pid) as rss: rss.phase("x"); ...``: ``peaks`` maps each phase to
-    the largest sample taken during it; ``last`` is the latest sample."""
+    the largest sample taken during it of all the processes together, ``worker_peaks`` to
+    the largest sample of any one worker (the issue's budget is per worker), and
+    ``at_peak`` to the processes of the sample that gave ``peaks``; ``last`` is the
+    latest sample of them all."""
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
         self._pid = pid
@@ -98,6 +130,8 @@ class RssSampler:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self.peaks: dict[str, float] = {}
+        self.worker_peaks: dict[str, float] = {}
+        self.at_peak: dict[str, list[ProcessRss]] = {}
         self.last = 0.0
 
     def phase(self, name: str) -> None:
@@ -107,10 +141,16 @@ class RssSampler:
         self.sample()
 
     def sample(self) -> float:
-        rss = tree_rss_mb(self._pid)
+        processes = tree_rss(self._pid)
+        rss = sum(p.mb for p in processes)
+        worker = largest_worker_mb(processes)
         with self._lock:
             self.last = rss
-            self.peaks[self._phase] = max(self.peaks.get(self._phase, 0.0), rss)
+            phase = self._phase
+            if rss >= self.peaks.get(phase, 0.0):
+                self.peaks[phase] = rss
+                self.at_peak[phase] = processes
+            self.worker_peaks[phase] = max(self.worker_peaks.get(phase, 0.0), worker)
         return rss
 
     def _loop(self) -> None:

@@ -107,7 +107,8 @@ def _scaling(options: Options, url: str, files: dict[str, Path], work: Path) -> 
             cores[name] = _cores(runs)
             print(f"  {workers} workers {name:<16} {many[name]:>9,.0f}/s", flush=True)
         peak = max(rss.peaks.values(), default=0.0)
-    return Scaling(workers, {}, many, peak, cpu_many=cores)
+        worker = max(rss.worker_peaks.values(), default=0.0)
+    return Scaling(workers, {}, many, peak, cpu_many=cores, worker_rss_max_mb=worker)
 
 
 def _cores(runs: list[Sample]) -> tuple[float, float]:
@@ -155,6 +156,7 @@ def _report(
             scaling.rss_max_mb,
             cpu_one=cpu_one,
             cpu_many=scaling.cpu_many,
+            worker_rss_max_mb=scaling.worker_rss_max_mb,
         )
     return Report(meta, rows, memory, scaling, sweeps.notes)
 
@@ -221,7 +223,7 @@ def run(options: Options) -> Report:
                 pgbench_url = stack.enter_context(pgbench_database(options.pg_url))
             print(f"bench: {options.runs} sweep(s) of {len(options.scenarios)} scenarios")
             sweeps.run(Targets(server, nginx, pgbench_url, peer), rss)
-            memory = Memory(dict(rss.peaks), sweeps.sweep_end_mb)
+            memory = Memory.of(rss, sweeps.sweep_end_mb)
         scaling = _scaling(options, url, sweeps.files, work)
     meta["elapsed_s"] = round(time.monotonic() - clock, 1)
     meta["loadavg_end"] = os.getloadavg()[0]
