@@ -55,8 +55,8 @@ IDLE_SECONDS = 5.0
 # one did. Without that bound the wait fed itself when the part per event dominates (a
 # longer wait, a bigger batch, a longer batch, a longer wait...): trending on
 # PostgreSQL, ~50 us an event with the server's share, at 5,000 events/s ran into the
-# cap every time, its p99 lag ~5 batches (docs/performance.md, "Reducer lag, third
-# pass"). With it the wait shrinks as batches grow, and a runner whose batches take
+# cap every time, its p99 lag two batches + 50 ms (docs/performance.md, "Reducer
+# lag, third pass"). With it the wait shrinks as batches grow, and a runner whose batches take
 # longer than GATHER_SECONDS / 2 does not wait at all.
 DUTY = 0.25
 GATHER_SECONDS = 0.05
