@@ -77,13 +77,30 @@ def _vmrss_kib(status: str) -> int:
 
 def tree_rss_mb(root: int, proc: Path = PROC) -> float:
     """MB (2**20 bytes) resident in ``root`` and its descendants now; 0 if it is gone."""
-    total_kib = 0
+    return sum(tree_rss_by_role(root, proc).values())
+
+
+def _role(root: int, pid: int, proc: Path) -> str:
+    """What a process of a ``tagfeed serve`` tree is: granian's ``main`` process (the
+    root), multiprocessing's ``resource_tracker``, or a ``worker`` (anything else)."""
+    if pid == root:
+        return "main"
+    command = (proc / str(pid) / "cmdline").read_bytes()
+    return "resource_tracker" if b"multiprocessing.resource_tracker" in command else "worker"
+
+
+def tree_rss_by_role(root: int, proc: Path = PROC) -> dict[str, float]:
+    """MB resident now in ``root`` and its descendants, summed by role (``_role``): the
+    budget of streams is per process, so the worker's own RSS is told apart."""
+    by_role: dict[str, float] = {}
     for pid in _tree(root, _stats(proc)):
         try:
-            total_kib += _vmrss_kib((proc / str(pid) / "status").read_text())
+            role = _role(root, pid, proc)
+            kib = _vmrss_kib((proc / str(pid) / "status").read_text())
         except OSError:
             continue  # it ended meanwhile
-    return total_kib / 1024
+        by_role[role] = by_role.get(role, 0.0) + kib / 1024
+    return by_role
 
 
 class RssSampler:
