@@ -81,13 +81,22 @@ def _vmrss_kib(status: str) -> int:
 # multiprocessing's "spawn" (``tagfeed.server.serving``), whose children run
 # ``spawn_main(...) --multiprocessing-fork``; the resource tracker it also starts does not.
 WORKER_MARK = b"--multiprocessing-fork"
+TRACKER_MARK = b"multiprocessing.resource_tracker"
 
 
 @dataclass(frozen=True)
 class ProcessRss:
     pid: int
-    role: str  # "main" (the root), "worker", or "other" (e.g. the resource tracker)
+    role: str  # "main" (the root), "worker", "resource_tracker" or "other"
     mb: float  # MB (2**20 bytes) resident
+
+
+def _role(root: int, pid: int, command: bytes) -> str:
+    if pid == root:
+        return "main"
+    if WORKER_MARK in command.split(b"\0"):
+        return "worker"
+    return "resource_tracker" if TRACKER_MARK in command else "other"
 
 
 def tree_rss(root: int, proc: Path = PROC) -> list[ProcessRss]:
@@ -97,17 +106,25 @@ def tree_rss(root: int, proc: Path = PROC) -> list[ProcessRss]:
     for pid in _tree(root, _stats(proc)):
         try:
             kib = _vmrss_kib((proc / str(pid) / "status").read_text())
-            arguments = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+            command = (proc / str(pid) / "cmdline").read_bytes()
         except OSError:
             continue  # it ended meanwhile
-        role = "main" if pid == root else "worker" if WORKER_MARK in arguments else "other"
-        found.append(ProcessRss(pid, role, kib / 1024))
+        found.append(ProcessRss(pid, _role(root, pid, command), kib / 1024))
     return found
 
 
 def tree_rss_mb(root: int, proc: Path = PROC) -> float:
     """MB (2**20 bytes) resident in ``root`` and its descendants now; 0 if it is gone."""
     return sum(p.mb for p in tree_rss(root, proc))
+
+
+def tree_rss_by_role(root: int, proc: Path = PROC) -> dict[str, float]:
+    """MB resident now in ``root`` and its descendants, summed by role: the budget of
+    streams is per process, so the worker's own RSS is told apart."""
+    by_role: dict[str, float] = {}
+    for process in tree_rss(root, proc):
+        by_role[process.role] = by_role.get(process.role, 0.0) + process.mb
+    return by_role
 
 
 def largest_worker_mb(processes: list[ProcessRss]) -> float:

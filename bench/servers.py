@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tagfeed.config import settings_from_values
+from tagfeed.server.plan import ServerPlan
 from tagfeed.server.serving import http1_settings
 
 HOST = "127.0.0.1"
@@ -133,7 +134,7 @@ def peer_server(workers: int, log: Path) -> Iterator[Running]:
     access log (``tagfeed.server.serving``)."""
     port = free_port()
     root = Path(__file__).resolve().parent.parent  # so that ``bench.peer`` imports
-    http1 = http1_settings(settings_from_values())
+    http1 = http1_settings(ServerPlan.of(settings_from_values(), HOST, port, workers))
     command = [
         str(Path(sys.executable).parent / "granian"), "bench.peer:app",
         "--interface", "asgi", "--host", HOST, "--port", str(port), "--workers", str(workers),

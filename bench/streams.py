@@ -6,8 +6,8 @@
    the time from the POST's 201 reaching the client to the event reaching the stream
    client (and from the POST being sent). Every delivery must arrive exactly once.
 2. **Idle**: M streams open on one process, nothing posted: the server's RSS (all its
-   processes), against its RSS before the streams; then one post, which every stream must
-   receive.
+   processes, and the worker's own), against its RSS before the streams; then one post,
+   which every stream must receive.
 
 The clients are plain asyncio protocols on uvloop, parsing only what they need (the
 status line, ``data:`` lines), so one client process can keep up with the server.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench.proc import tree_cpu_seconds, tree_rss_mb
+from bench.proc import tree_cpu_seconds, tree_rss_by_role
 from bench.servers import HOST, tagfeed_server
 
 USER = b"X-User-ID: bench\r\n"
@@ -214,10 +214,10 @@ async def idle(port: int, pid: int, streams: int) -> dict[str, object]:
         if len(got) == streams:
             everyone.set()
 
-    before = tree_rss_mb(pid)
+    before = tree_rss_by_role(pid)
     transports = await open_streams(port, ["/v1/messages/stream"] * streams, on_event)
     await asyncio.sleep(3)
-    rss = tree_rss_mb(pid)
+    with_streams = tree_rss_by_role(pid)
     reader, writer = await asyncio.open_connection(HOST, port)
     body = b'{"text":"p0 to all","tag":"idle"}'
     writer.write(
@@ -233,11 +233,18 @@ async def idle(port: int, pid: int, streams: int) -> dict[str, object]:
     reached = time.perf_counter() - posted
     for transport in transports:
         transport.close()
+    total_before, total = sum(before.values()), sum(with_streams.values())
+    worker_before, worker = before.get("worker", 0.0), with_streams.get("worker", 0.0)
     return {
         "streams": streams,
-        "rss_mb_before": round(before, 1),
-        "rss_mb_with_streams": round(rss, 1),
-        "kb_per_stream": round((rss - before) * 1024 / streams, 1),
+        "rss_mb_before": round(total_before, 1),
+        "rss_mb_with_streams": round(total, 1),
+        "kb_per_stream": round((total - total_before) * 1024 / streams, 1),
+        # the budget speaks of one process: the worker's own RSS, and each process's
+        "worker_rss_mb_before": round(worker_before, 1),
+        "worker_rss_mb_with_streams": round(worker, 1),
+        "worker_kb_per_stream": round((worker - worker_before) * 1024 / streams, 1),
+        "rss_mb_by_process_with_streams": {k: round(v, 1) for k, v in with_streams.items()},
         "received_one_post": len(got),
         "s_until_all_received": round(reached, 2),
     }

@@ -1,14 +1,18 @@
 """The tagfeed command: serve, migrate, import, export, reduce, rebuild and relay."""
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from importlib.metadata import version
+from typing import TYPE_CHECKING, NoReturn
 
 from tagfeed.config import Settings, SettingsError, load_settings, use_for_this_process
+
+if TYPE_CHECKING:
+    from tagfeed.server.plan import ServerPlan
 
 DESCRIPTION = """\
 tagfeed: a service for short tagged messages.
@@ -54,29 +58,12 @@ def _probe(host: str, port: int) -> str | None:
     return None
 
 
-def _announce_when_serving(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Log ``started`` once a worker answers on the port, naming the database and the
-    address. granian offers no hook for that moment (its main process binds the port
-    before any worker has built the app), so a thread of this (main) process knocks
-    (``serving.wait_until_serving``); with several workers, this line is written once."""
-    import structlog
-
-    from tagfeed.server.serving import wait_until_serving
-
-    wait_until_serving(host, port)
-    structlog.get_logger("tagfeed").info(
-        "started",
-        address=f"http://{host if ':' not in host else f'[{host}]'}:{port}",
-        database=settings.database.display,
-        auth=settings.auth_mode,
-        workers=workers,
-    )
-
-
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from tagfeed.server.logs import configure_logging
-    from tagfeed.server.metrics_share import metrics_for_serving
-    from tagfeed.server.serving import serve
+    """Check the port, migrate, then become granian's main process: exec the lean
+    launcher (``server/launch.py``) with what it needs of the settings, so the process
+    that lives as long as the server holds neither pydantic nor the app (the workers
+    read the settings themselves). Same pid, stdout, stderr and signals."""
+    from tagfeed.server.plan import ServerPlan
 
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -88,19 +75,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         code = _migrate_apart()
         if code:
             return code
-    configure_logging(settings.log_level)
-    threading.Thread(
-        target=_announce_when_serving,
-        args=(settings, host, port, workers),
-        name="announce",
-        daemon=True,
-    ).start()
-    # Every worker is a process of its own, even with one: a metrics port (served by this
-    # process) needs their snapshots as much as several workers do.
-    shared = settings.metrics and (workers > 1 or settings.metrics_port is not None)
-    with metrics_for_serving(shared, settings.metrics_port, host):
-        serve(settings, host, port, workers)
-    return 0
+    return _become_server(ServerPlan.of(settings, host, port, workers))
+
+
+def _become_server(plan: "ServerPlan") -> NoReturn:
+    from tagfeed.server.plan import launch_command
+
+    argv = launch_command(plan)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - this interpreter, our own module
 
 
 def _migrate_apart() -> int:

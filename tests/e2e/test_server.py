@@ -230,3 +230,21 @@ def test_the_migration_at_start_runs_in_a_process_of_its_own(server: Server) -> 
     maps = Path(f"/proc/{server.process.pid}/maps").read_text()
     assert "/granian/" in maps  # the right process: granian's main one
     assert "/sqlalchemy/" not in maps
+
+
+def test_granian_s_main_process_holds_neither_the_settings_models_nor_the_app(
+    server: Server,
+) -> None:
+    """``tagfeed serve`` checks the settings, then execs the lean launcher
+    (server/launch.py): the process that lives as long as the server loads neither
+    pydantic (the settings) nor the JWT keys' cryptography nor the database drivers, which
+    the workers load for themselves (their compiled parts would show in its maps)."""
+    pid = server.process.pid
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert command[1:3] == [b"-m", b"tagfeed.server.launch"]  # the same pid, exec'd
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "/granian/" in maps  # the right process: granian's main one
+    for heavy in ("/pydantic_core/", "/cryptography/", "/asyncpg/"):
+        assert heavy not in maps, heavy
+    children = _pids_under(pid)  # the worker does load them (and the resource tracker not)
+    assert any("/pydantic_core/" in Path(f"/proc/{c}/maps").read_text() for c in children)

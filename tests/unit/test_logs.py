@@ -1,9 +1,15 @@
 """The log writer thread: whole lines, in order, in writes no larger than PIPE_BUF."""
 
 import io
+import json
+import logging
 import select
 import threading
 
+import pytest
+import structlog
+
+from tagfeed.server import logs
 from tagfeed.server.logs import LineWriter
 
 
@@ -65,4 +71,37 @@ def test_a_broken_stream_drops_lines_but_keeps_draining() -> None:
     writer.msg(b"kept")
     assert writer.flush(timeout=30)
     assert stream.writes == [b"lost\n", b"kept\n"]
+    writer.close()
+
+
+def test_log_event_writes_the_line_structlog_would_and_honours_the_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """granian's main process writes its ``started`` line without structlog
+    (server/launch.py): the same keys, in the same order, as a structlog logger set up by
+    ``configure_logging`` writes, and nothing below the configured level."""
+    stream = RecordingStream()
+    stream.gate.set()
+    writer = LineWriter(stream)
+    monkeypatch.setattr(logs, "_writer", writer)  # log_event's
+    wrapper = structlog.make_filtering_bound_logger(logging.INFO)
+    logger = structlog.wrap_logger(writer, processors=logs.processors(), wrapper_class=wrapper)
+    logger.info("started", address="http://h:1", workers=2)
+    logs.log_event("info", "info", "started", address="http://h:1", workers=2)
+    logs.log_event("warning", "info", "started", address="http://h:1", workers=2)  # dropped
+    assert writer.flush()
+    via_structlog, direct = (json.loads(line) for line in b"".join(stream.writes).splitlines())
+    assert (
+        list(direct)
+        == list(via_structlog)
+        == [
+            "address",
+            "workers",
+            "event",
+            "level",
+            "timestamp",
+        ]
+    )
+    assert {**direct, "timestamp": 0} == {**via_structlog, "timestamp": 0}
+    assert direct["timestamp"].endswith("Z")
     writer.close()

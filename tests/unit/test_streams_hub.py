@@ -235,3 +235,24 @@ async def test_without_subscribers_the_follower_reads_nothing(
     assert calls == []
     late = await hub.subscribe(None, 0)  # and a late resume still gets them, from the log
     assert await receive(late, 2) == [1, 2]
+
+
+async def test_the_shared_heartbeat_reaches_every_idle_stream_and_events_still_come(
+    store: MemoryStore, hub: StreamHub
+) -> None:
+    """One timer for the hub's idle streams (service/heartbeats.py): each of many gets an
+    empty batch (its heartbeat) once idle that long, and an event after it still arrives."""
+    subscriptions = [await hub.subscribe(None, None) for _ in range(100)]
+    streams = [s.batches(idle=0.05) for s in subscriptions]
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with asyncio.timeout(5):
+        first = await asyncio.gather(*(anext(stream) for stream in streams))
+    assert first == [[]] * 100
+    assert loop.time() - began >= 0.05 - 0.002
+    await post(store, "any")
+    async with asyncio.timeout(5):
+        then = await asyncio.gather(*(anext(stream) for stream in streams))
+    assert [positions(batch) for batch in then] == [[1]] * 100
+    for subscription in subscriptions:
+        subscription.close()

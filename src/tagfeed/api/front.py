@@ -111,6 +111,29 @@ class Routes:
         return None
 
 
+class SendWithId:
+    """``send`` adding the request id to the head; ``status`` is the one sent (500 until
+    a head is). An object with slots, not a closure: a live stream holds it as long as it
+    is open, ~100 bytes instead of ~600 (a function and its cells) for each of 10,000."""
+
+    __slots__ = ("header", "metrics", "send", "status")
+
+    def __init__(self, send: Send, header: Header, metrics: Metrics | None) -> None:
+        self.send = send
+        self.header = header
+        self.metrics = metrics
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = status = message["status"]
+            headers = message.get("headers", ())
+            if status == 201 and self.metrics is not None and REPLAYED in headers:
+                self.metrics.idempotent_replay()
+            message["headers"] = [*headers, self.header]
+        await self.send(message)
+
+
 class Front:
     """The ASGI app ``create_app`` returns. ``app`` is the Starlette app behind it."""
 
@@ -157,7 +180,7 @@ class Front:
         header: Header,
         started: float,
     ) -> None:
-        box = [500]  # the status sent, for the log and the metrics
+        status = 500  # the status sent, for the log and the metrics
         try:
             failure: Exception | None = None
             try:
@@ -167,43 +190,32 @@ class Front:
                 if not isinstance(exc, EXPECTED):
                     failure = exc  # answered, then raised on to the server, as Starlette does
             if isinstance(answer, Reply):
-                box[0] = status = answer.status
+                status = answer.status
                 if status == 201 and self.metrics is not None and REPLAYED in answer.headers:
                     self.metrics.idempotent_replay()
                 await answer.send(send, header)
             else:  # a live stream, an ASGI response of its own
-                await answer(scope, receive, self._with_id(send, header, box))
+                sender = SendWithId(send, header, self.metrics)
+                try:
+                    await answer(scope, receive, sender)
+                finally:
+                    status = sender.status
             if failure is not None:
                 raise failure
         finally:
-            self._done(scope, endpoint.path, box[0], started)
+            self._done(scope, endpoint.path, status, started)
 
     async def _behind(
         self, scope: Scope, receive: Receive, send: Send, header: Header, started: float
     ) -> None:
-        box = [500]
+        sender = SendWithId(send, header, self.metrics)
         try:
-            await self.app(scope, receive, self._with_id(send, header, box))
+            await self.app(scope, receive, sender)
         finally:
             # Starlette's router leaves the matched route (or Mount) in the scope; its
             # path is the template, e.g. /v1/messages/{message_id}.
             route = scope.get("route")
-            self._done(scope, UNMATCHED if route is None else route.path, box[0], started)
-
-    def _with_id(self, send: Send, header: Header, box: list[int]) -> Send:
-        """``send`` adding the request id to the head, whose status goes in ``box``."""
-        metrics = self.metrics
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                box[0] = status = message["status"]
-                headers = message.get("headers", ())
-                if status == 201 and metrics is not None and REPLAYED in headers:
-                    metrics.idempotent_replay()
-                message["headers"] = [*headers, header]
-            await send(message)
-
-        return send_with_id
+            self._done(scope, UNMATCHED if route is None else route.path, sender.status, started)
 
     def _done(self, scope: Scope, route: str, status: int, started: float) -> None:
         seconds = time.perf_counter() - started

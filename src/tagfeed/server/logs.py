@@ -17,7 +17,6 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import msgspec
-import structlog
 
 _encoder = msgspec.json.Encoder()
 
@@ -113,23 +112,48 @@ def flush_logs() -> None:
 _writer: LineWriter | None = None
 
 
-def configure_logging(level: str) -> None:
-    """Idempotent; called by the app factory, never at import."""
+def _process_writer() -> LineWriter:
     global _writer  # one writer thread per process, made on first use
     if _writer is None:
         _writer = LineWriter(sys.stdout.buffer)
         atexit.register(_writer.close)
-    writer = _writer
+    return _writer
+
+
+def _number(level: str) -> int:
+    return logging.getLevelNamesMapping()[level.upper()]
+
+
+def log_event(threshold: str, level: str, event: str, **fields: Any) -> None:
+    """One line, as a structlog logger set up by ``configure_logging(threshold)`` would
+    write it, without importing structlog: for granian's main process
+    (``server/launch.py``), which writes one line (``started``) and keeps lean."""
+    if _number(level) < _number(threshold):
+        return
+    line: MutableMapping[str, Any] = {**fields, "event": event}
+    _process_writer().msg(_render(_timestamp(None, level, _level(None, level, line))))
+
+
+def processors() -> list[Any]:
+    """structlog's chain for our lines: level, UTC timestamp, exception text, JSON."""
+    import structlog  # here, not at import: log_event's process never needs it
+
+    return [
+        _level,
+        _timestamp,
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(serializer=_render),
+    ]
+
+
+def configure_logging(level: str) -> None:
+    """Idempotent; called by the app factory, never at import."""
+    import structlog
+
+    writer = _process_writer()
     structlog.configure(
-        processors=[
-            _level,
-            _timestamp,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_render),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        processors=processors(),
+        wrapper_class=structlog.make_filtering_bound_logger(_number(level)),
         logger_factory=lambda *args: writer,
         cache_logger_on_first_use=True,
     )

@@ -32,7 +32,7 @@ from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 
-from tagfeed.config import Settings
+from tagfeed.server.plan import ServerPlan
 
 APP = "tagfeed.api.app:app_from_environment"
 BACKLOG = 1024  # granian's default listen backlog
@@ -41,15 +41,15 @@ BACKLOG = 1024  # granian's default listen backlog
 _KNOCK = b"KNOCK\r\n\r\n"
 
 
-def http1_settings(settings: Settings) -> HTTP1Settings:
-    """The request-head bounds of ``settings`` as granian's HTTP/1 settings."""
+def http1_settings(plan: ServerPlan) -> HTTP1Settings:
+    """The request-head bounds of the plan as granian's HTTP/1 settings."""
     return HTTP1Settings(
-        header_read_timeout=round(settings.read_timeout * 1000),
-        max_buffer_size=settings.max_header_bytes,
+        header_read_timeout=round(plan.read_timeout * 1000),
+        max_buffer_size=plan.max_header_bytes,
     )
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve(plan: ServerPlan) -> None:
     """Run the server ``tagfeed serve`` runs; return once it has stopped (SIGTERM, SIGINT)."""
     # Workers are fresh interpreters (spawned, not forked): each reads the settings
     # from the environment once and imports only what serving needs (not this command's
@@ -58,19 +58,19 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     Granian(
         APP,
         factory=True,
-        address=host,
-        port=port,
+        address=plan.host,
+        port=plan.port,
         interface=Interfaces.ASGI,
-        workers=workers,
+        workers=plan.workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         websockets=False,
-        http1_settings=http1_settings(settings),
+        http1_settings=http1_settings(plan),
         # Granian handles at most `backpressure` requests at once in a worker, and a live
         # stream is a request that lasts: its default (the backlog, 1,024) would hold every
         # request behind the 1,025th open stream. Room for every stream a worker allows
         # (TAGFEED_STREAM_MAX_CLIENTS, then 503s) and a backlog of ordinary requests besides.
-        backpressure=settings.stream_max_clients + BACKLOG,
+        backpressure=plan.stream_max_clients + BACKLOG,
         log_level=LogLevels.warning,  # our middleware logs one JSON line per request
         log_access=False,
         # A worker that dies (SIGKILL, out of memory) is replaced at once, as uvicorn did;
@@ -80,7 +80,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # bounded by TAGFEED_DB_TIMEOUT, a body by TAGFEED_READ_TIMEOUT; live streams are
         # ended at once, server/shutdown.py), then runs the app's lifespan shutdown. One
         # still alive well after that is killed.
-        workers_kill_timeout=int(settings.db_timeout + settings.read_timeout) + 5,
+        workers_kill_timeout=int(plan.db_timeout + plan.read_timeout) + 5,
     ).serve()
 
 

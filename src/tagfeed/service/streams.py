@@ -23,6 +23,7 @@ from typing import Literal
 import structlog
 
 from tagfeed.metrics import Metrics
+from tagfeed.service.heartbeats import Heartbeats
 from tagfeed.store.codec import UnknownEvent, decode
 from tagfeed.store.port import Store, StoredEvent
 
@@ -146,21 +147,27 @@ class Subscription:
                 self._overflowed = False
                 self._pending.clear()
                 self._replay_to = self._floor = max(self._hub.position, self._replayed)
+        heartbeats = self._hub.heartbeats
         while not self._over():
             if not self._pending:
                 self._waiter = asyncio.get_running_loop().create_future()
+                heartbeats.wait(self, idle)  # one timer for all: service/heartbeats.py
                 try:
-                    async with asyncio.timeout(idle):
-                        await self._waiter
-                except TimeoutError:
-                    yield []
-                    continue
+                    await self._waiter
                 finally:
                     self._waiter = None
+                    heartbeats.cancel(self, idle)
                 if self._over():
                     return
+                if not self._pending:  # woken by the heartbeat: idle for ``idle`` s
+                    yield []
+                    continue
             taken, self._pending = self._pending, []
             yield [frame.data for frame in taken]
+
+    def beat(self) -> None:
+        """The heartbeat is due (``Heartbeats``): wake the client's side."""
+        self._wake()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -196,6 +203,7 @@ class StreamHub:
         self._follower: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._closed = False
+        self.heartbeats = Heartbeats()  # the idle streams' one timer
 
     @property
     def open_streams(self) -> int:
@@ -247,6 +255,7 @@ class StreamHub:
     async def close(self) -> None:
         """End every stream and stop following; idempotent."""
         self.end_streams()
+        self.heartbeats.close()
         if self._follower is not None:
             self._follower.cancel()
             await asyncio.gather(self._follower, return_exceptions=True)
