@@ -86,7 +86,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser = _parser()
     a = parser.parse_args(argv)
     quick = bool(a.quick)
-    names = [n.strip() for n in a.scenarios.split(",")] if a.scenarios else list(BY_NAME)
+    defaults = [s.name for s in SCENARIOS if s.default]
+    names = [n.strip() for n in a.scenarios.split(",")] if a.scenarios else defaults
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
