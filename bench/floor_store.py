@@ -30,16 +30,16 @@ _INSTANT = (
     "strftime('%Y-%m-%dT%H:%M:%S', created_at / 1000000, 'unixepoch')"
     " || printf('.%06dZ', created_at % 1000000)"
 )
-_WIRE = (
+WIRE_MESSAGE = (
     f"json_object('id', id, 'text', text, 'tag', tag, 'user_id', user_id, 'created_at', {_INSTANT})"
 )
-_GET = f"SELECT CAST({_WIRE} AS BLOB) FROM messages WHERE id = ?"
-_PAGE = (
-    f"SELECT CAST(json_group_array({_WIRE}) AS BLOB), count(*) FROM"
+_GET = f"SELECT CAST({WIRE_MESSAGE} AS BLOB) FROM messages WHERE id = ?"
+PAGE_SQL = (
+    f"SELECT CAST(json_group_array({WIRE_MESSAGE}) AS BLOB), count(*) FROM"
     " (SELECT * FROM messages WHERE tag = ? ORDER BY created_at DESC, id DESC LIMIT ?)"
 )
 _NEXT_MESSAGE = b',{"id":"'
-_SCHEMA = (
+SCHEMA = (
     """CREATE TABLE IF NOT EXISTS messages (
         id TEXT NOT NULL, text TEXT NOT NULL, tag TEXT NOT NULL, user_id TEXT NOT NULL,
         created_at INTEGER NOT NULL, PRIMARY KEY (tag, created_at, id)) WITHOUT ROWID""",
@@ -97,7 +97,7 @@ class FloorStore:
 
     def page(self, tag: str, limit: int) -> tuple[bytes, bool]:
         """The page's JSON array and whether there is a next one."""
-        array, matched = self.read.execute(_PAGE, (tag, limit + 1)).fetchone()
+        array, matched = self.read.execute(PAGE_SQL, (tag, limit + 1)).fetchone()
         if matched <= limit:
             return bytes(array), False
         return bytes(array[: array.rindex(_NEXT_MESSAGE)]) + b"]", True
@@ -116,7 +116,7 @@ class FloorStore:
         conn = sqlite3.connect(self._writes, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        for statement in _SCHEMA:
+        for statement in SCHEMA:
             conn.execute(statement)
         while True:
             first = self._queue.get()

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.floor_store import _SCHEMA, FloorStore
+from bench.floor_store import SCHEMA, FloorStore
 from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH
 from bench.servers import app_server
 from tagfeed.domain.ids import epoch_micros
@@ -31,7 +31,7 @@ def message(i: int) -> tuple[str, str, str, str, datetime]:
 def database(tmp_path: Path) -> Path:
     path = tmp_path / "messages.db"
     with sqlite3.connect(path) as conn:
-        for statement in _SCHEMA:
+        for statement in SCHEMA:
             conn.execute(statement)
         conn.executemany(
             "INSERT INTO messages VALUES (?, ?, ?, ?, ?)",
