@@ -21,6 +21,7 @@ import queue
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +38,20 @@ _GET = f"SELECT CAST({WIRE_MESSAGE} AS BLOB) FROM messages WHERE id = ?"
 PAGE_SQL = (
     f"SELECT CAST(json_group_array({WIRE_MESSAGE}) AS BLOB), count(*) FROM"
     " (SELECT * FROM messages WHERE tag = ? ORDER BY created_at DESC, id DESC LIMIT ?)"
+)
+# What would have to change for the page (docs/performance.md, "The floor"): each
+# message's API JSON stored beside its columns, a page one concatenation of stored bytes.
+# Filled for one tag (BENCH_FLOOR_STORED_TAG) from the bench's file at start.
+STORED_SCHEMA = """CREATE TABLE stored (
+    id TEXT NOT NULL, tag TEXT NOT NULL, created_at INTEGER NOT NULL, json BLOB NOT NULL,
+    PRIMARY KEY (tag, created_at, id)) WITHOUT ROWID"""
+STORED_FILL = (
+    f"INSERT INTO stored SELECT id, tag, created_at, CAST({WIRE_MESSAGE} AS BLOB)"
+    " FROM messages WHERE tag = ?"
+)
+STORED_PAGE_SQL = (
+    "SELECT CAST('[' || group_concat(json, ',') || ']' AS BLOB), count(*) FROM"
+    " (SELECT json FROM stored WHERE tag = ? ORDER BY created_at DESC, id DESC LIMIT ?)"
 )
 _NEXT_MESSAGE = b',{"id":"'
 SCHEMA = (
@@ -83,9 +98,11 @@ class FloorStore:
     """The reads on the event loop's thread (as tagfeed's inline reads), the writes on one
     writer thread."""
 
-    def __init__(self, database: str, writes: str) -> None:
+    def __init__(self, database: str, writes: str, stored_tag: str | None = None) -> None:
         self.read = sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)
         self._writes = writes
+        self.stored_tag = stored_tag
+        self._stored = None if stored_tag is None else _stored_pages(database, writes, stored_tag)
         self._queue: queue.SimpleQueue[tuple[Row, asyncio.Future[None]] | None] = (
             queue.SimpleQueue()
         )
@@ -97,7 +114,10 @@ class FloorStore:
 
     def page(self, tag: str, limit: int) -> tuple[bytes, bool]:
         """The page's JSON array and whether there is a next one."""
-        array, matched = self.read.execute(PAGE_SQL, (tag, limit + 1)).fetchone()
+        if tag == self.stored_tag and self._stored is not None:
+            array, matched = self._stored.execute(STORED_PAGE_SQL, (tag, limit + 1)).fetchone()
+        else:
+            array, matched = self.read.execute(PAGE_SQL, (tag, limit + 1)).fetchone()
         if matched <= limit:
             return bytes(array), False
         return bytes(array[: array.rindex(_NEXT_MESSAGE)]) + b"]", True
@@ -138,6 +158,19 @@ class FloorStore:
             loop.call_soon_threadsafe(_resolve, [done for _, done in batch])
 
 
+def _stored_pages(database: str, writes: str, tag: str) -> sqlite3.Connection:
+    """A file beside ``writes`` with ``tag``'s messages and their stored JSON, opened to
+    read."""
+    path = Path(writes + ".stored")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with closing(sqlite3.connect(f"file:{path}", uri=True)) as conn, conn:
+        conn.execute(STORED_SCHEMA)
+        conn.execute("ATTACH ? AS source", (f"file:{database}?mode=ro",))
+        conn.execute(STORED_FILL.replace("FROM messages", "FROM source.messages"), (tag,))
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+
 def _resolve(futures: list[asyncio.Future[None]]) -> None:
     for done in futures:
         if not done.done():
@@ -145,6 +178,11 @@ def _resolve(futures: list[asyncio.Future[None]]) -> None:
 
 
 def from_environment() -> FloorStore:
-    """The store of the floor apps: BENCH_FLOOR_DATABASE (the bench's imported SQLite file)
-    and BENCH_FLOOR_WRITES (the file the posts go to)."""
-    return FloorStore(os.environ["BENCH_FLOOR_DATABASE"], os.environ["BENCH_FLOOR_WRITES"])
+    """The store of the floor apps: BENCH_FLOOR_DATABASE (the bench's imported SQLite file),
+    BENCH_FLOOR_WRITES (the file the posts go to) and, for the stored-JSON page,
+    BENCH_FLOOR_STORED_TAG."""
+    return FloorStore(
+        os.environ["BENCH_FLOOR_DATABASE"],
+        os.environ["BENCH_FLOOR_WRITES"],
+        os.environ.get("BENCH_FLOOR_STORED_TAG"),
+    )

@@ -7,8 +7,8 @@ The forms: tagfeed's statement (SQLite writes each message's JSON, formatting it
 the floor's (the same work, no time-zone arithmetic); the rows' columns as arrays (no
 instant formatting); the 51 rows fetched as tuples (no JSON); and each message's JSON
 stored beside its columns, the page one concatenation of stored bytes. The last needs a
-copy of the messages with that column: made in a temporary copy of ``--db``, which is not
-changed.
+copy of the tag's messages with that column (``bench/floor_store.py``): made in a
+temporary copy of ``--db``, which is not changed.
 """
 
 import argparse
@@ -21,15 +21,12 @@ import time
 from pathlib import Path
 
 from bench.dataset import HOT_TAG
-from bench.floor_store import PAGE_SQL, WIRE_MESSAGE
+from bench.floor_store import PAGE_SQL, STORED_FILL, STORED_PAGE_SQL, STORED_SCHEMA
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.store.sqlite import page_json_query
 
 _NEWEST_51 = "FROM messages WHERE tag = ? ORDER BY created_at DESC, id DESC LIMIT 51"
-_STORED = """CREATE TABLE stored (
-    id TEXT NOT NULL, tag TEXT NOT NULL, created_at INTEGER NOT NULL, json BLOB NOT NULL,
-    PRIMARY KEY (tag, created_at, id)) WITHOUT ROWID"""
 
 
 def forms(tag: str) -> dict[str, tuple[str, tuple[object, ...]]]:
@@ -46,11 +43,7 @@ def forms(tag: str) -> dict[str, tuple[str, tuple[object, ...]]]:
             f"SELECT id, text, tag, user_id, created_at {_NEWEST_51}",
             (tag,),
         ),
-        "stored JSON, concatenated": (
-            "SELECT '[' || group_concat(json, ',') || ']', count(*) FROM (SELECT json FROM"
-            " stored WHERE tag = ? ORDER BY created_at DESC, id DESC LIMIT 51)",
-            (tag,),
-        ),
+        "stored JSON, concatenated": (STORED_PAGE_SQL, (tag, 51)),
     }
 
 
@@ -65,11 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         copy = Path(scratch) / "copy.db"
         shutil.copy(args.db, copy)
         with sqlite3.connect(copy) as conn:
-            conn.execute(_STORED)
-            conn.execute(
-                f"INSERT INTO stored SELECT id, tag, created_at, CAST({WIRE_MESSAGE} AS BLOB)"
-                " FROM messages"
-            )
+            conn.execute(STORED_SCHEMA)
+            conn.execute(STORED_FILL, (args.tag,))
         read = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
         cases = forms(args.tag)
         spent: dict[str, list[float]] = {name: [] for name in cases}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import database
 from bench.budgets import budget_for, verdict
-from bench.dataset import DatasetInfo, ensure_dataset
+from bench.dataset import HOT_TAG, DatasetInfo, ensure_dataset
 from bench.options import Options, parse_options
 from bench.pgbench import find_pgbench, pgbench_database
 from bench.proc import RssSampler
@@ -29,6 +29,7 @@ from bench.scenarios import (
     FLOOR,
     FLOOR_OF,
     FLOOR_RSGI,
+    FLOOR_STORED,
     GET_BY_ID,
     NGINX,
     PEER,
@@ -241,6 +242,7 @@ _APPS = {
     FLOOR: ("bench.floor:app", "asgi", True),
     PEER_RSGI: ("bench.rsgi_apps:peer", "rsgi", False),
     FLOOR_RSGI: ("bench.rsgi_apps:floor", "rsgi", True),
+    FLOOR_STORED: ("bench.floor:app", "asgi", True),
 }
 
 
@@ -248,7 +250,7 @@ def _others(options: Options, url: str, work: Path, stack: ExitStack) -> dict[st
     """The floor and RSGI apps the chosen scenarios need, started on the bench's SQLite
     file (the floor's posts go to a file of their own, one per app)."""
     wanted = {BY_NAME[name].target for name in options.scenarios} & _APPS.keys()
-    if wanted & {FLOOR, FLOOR_RSGI} and options.backend != "sqlite":
+    if wanted & {FLOOR, FLOOR_RSGI, FLOOR_STORED} and options.backend != "sqlite":
         raise SystemExit("bench: the floor apps read SQLite only; drop floor_* with postgres")
     started = {}
     for kind in sorted(wanted):
@@ -257,6 +259,8 @@ def _others(options: Options, url: str, work: Path, stack: ExitStack) -> dict[st
         if database:
             env["BENCH_FLOOR_DATABASE"] = sqlite_path(url)
             env["BENCH_FLOOR_WRITES"] = str(work / f"{kind}-writes.db")
+        if kind == FLOOR_STORED:
+            env["BENCH_FLOOR_STORED_TAG"] = HOT_TAG
         log = work / f"{kind}.log"
         started[kind] = stack.enter_context(
             app_server(target, interface, options.workers, log, env)

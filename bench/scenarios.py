@@ -24,6 +24,7 @@ PEER = "peer"
 FLOOR = "floor"
 PEER_RSGI = "peer_rsgi"
 FLOOR_RSGI = "floor_rsgi"
+FLOOR_STORED = "floor_stored"  # the floor, its page of stored JSON (the hottest tag only)
 PGBENCH = "pgbench_insert"
 POST_RANDOM = "post_random"
 GET_BY_ID = "get_by_id"
@@ -49,6 +50,9 @@ SCENARIOS = (
     Scenario("floor_get", "floor: peer + SQLite lookup by id", FLOOR, GET_BY_ID),
     Scenario("floor_page", "floor: peer + SQLite tag page of 50", FLOOR, "page_hot_tag"),
     Scenario("floor_post", "floor: peer + group-committed insert", FLOOR, POST_RANDOM),
+    Scenario(
+        "floor_page_stored", "floor: page of stored JSON", FLOOR_STORED, "page_hot_tag", False
+    ),
     Scenario("rsgi_peer_get", "bare peer on RSGI: GET", PEER_RSGI, GET_BY_ID, False),
     Scenario(
         "rsgi_peer_page", "bare peer on RSGI: 50-message list", PEER_RSGI, "page_hot_tag", False
@@ -85,6 +89,7 @@ PEER_OF = {
     "floor_get": "peer_get",
     "floor_page": "peer_page",
     "floor_post": "peer_post",
+    "floor_page_stored": "peer_page",
     "rsgi_peer_get": "peer_get",
     "rsgi_peer_page": "peer_page",
     "rsgi_peer_post": "peer_post",
@@ -102,6 +107,7 @@ FLOOR_OF = {
     "page_20_hot_tag": "floor_page",
     POST_RANDOM: "floor_post",
     "post_hot_tag": "floor_post",
+    "floor_page_stored": "floor_page",
     "rsgi_floor_get": "floor_get",
     "rsgi_floor_page": "floor_page",
     "rsgi_floor_post": "floor_post",

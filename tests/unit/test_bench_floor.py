@@ -60,6 +60,13 @@ def test_a_page_is_the_newest_fifty_of_the_tag_with_more_flagged(
     assert more is False
 
 
+def test_a_page_of_stored_json_is_the_same_bytes(database: Path, tmp_path: Path) -> None:
+    built = FloorStore(str(database), str(tmp_path / "built.db"))
+    stored = FloorStore(str(database), str(tmp_path / "stored.db"), stored_tag="hot")
+    for limit in (50, 60):
+        assert stored.page("hot", limit) == built.page("hot", limit)
+
+
 @pytest.fixture(params=["asgi", "rsgi"])
 def floor_url(request: pytest.FixtureRequest, database: Path, tmp_path: Path) -> Iterator[str]:
     target = "bench.floor:app" if request.param == "asgi" else "bench.rsgi_apps:floor"
