@@ -10,9 +10,9 @@ what the "floor" apps (``bench/floor.py`` on ASGI, ``bench/rsgi_apps.py`` on RSG
   ``synchronous=FULL`` in WAL mode by one writer thread that commits whatever is waiting
   in one transaction (group commit); each answer waits for its commit.
 
-No validation beyond what the encoding needs, no identity, no log, no metrics: a floor,
-not an implementation. The instants are the bench's (after 1970), so SQLite's ``%`` needs
-no flooring here.
+No validation beyond what the encoding needs, no identity, no log, no metrics, no cursor
+(the apps' next-page link is a fixed string): a floor, not an implementation. The instants
+are the bench's (after 1970), so SQLite's ``%`` needs no flooring here.
 """
 
 import asyncio
