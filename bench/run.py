@@ -250,8 +250,6 @@ def _others(options: Options, url: str, work: Path, stack: ExitStack) -> dict[st
     """The floor and RSGI apps the chosen scenarios need, started on the bench's SQLite
     file (the floor's posts go to a file of their own, one per app)."""
     wanted = {BY_NAME[name].target for name in options.scenarios} & _APPS.keys()
-    if wanted & {FLOOR, FLOOR_RSGI, FLOOR_STORED} and options.backend != "sqlite":
-        raise SystemExit("bench: the floor apps read SQLite only; drop floor_* with postgres")
     started = {}
     for kind in sorted(wanted):
         target, interface, database = _APPS[kind]

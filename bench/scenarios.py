@@ -25,6 +25,7 @@ FLOOR = "floor"
 PEER_RSGI = "peer_rsgi"
 FLOOR_RSGI = "floor_rsgi"
 FLOOR_STORED = "floor_stored"  # the floor, its page of stored JSON (the hottest tag only)
+SQLITE_ONLY = frozenset({FLOOR, FLOOR_RSGI, FLOOR_STORED})  # they read the bench's file
 PGBENCH = "pgbench_insert"
 POST_RANDOM = "post_random"
 GET_BY_ID = "get_by_id"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bench.floor_store import SCHEMA, FloorStore
+from bench.options import parse_options
 from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH
 from bench.servers import app_server
 from tagfeed.domain.ids import epoch_micros
@@ -123,3 +124,14 @@ def test_every_floor_reference_is_a_floor_scenario_of_the_same_route() -> None:
     assert {BY_NAME[n].target for n in PEER_OF.values()} == {PEER}
     held = {s.name for s in BY_NAME.values() if s.target not in (PEER, NGINX, PGBENCH)}
     assert set(PEER_OF) == held
+
+
+def test_the_floor_runs_by_default_on_sqlite_rsgi_when_named_never_on_postgres() -> None:
+    sqlite = parse_options([]).scenarios
+    assert {"floor_get", "floor_page", "floor_post"} <= set(sqlite)
+    assert not [name for name in sqlite if name.startswith("rsgi_")]
+    named = parse_options(["--scenarios", "rsgi_floor_get,floor_page_stored"]).scenarios
+    assert named == ("floor_page_stored", "rsgi_floor_get")
+    postgres = parse_options(["--backend", "postgres"]).scenarios
+    assert "get_by_id" in postgres
+    assert not [name for name in postgres if "floor" in name]
