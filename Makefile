@@ -70,7 +70,7 @@ bench-tools:  ## wrk and nginx from Debian (installed here when root), pgbench f
 	  exit 1; \
 	fi
 
-bench: $(BENCH_STAMP) bench-tools  ## the full benchmark: report in bench/results/ (about 10 minutes)
+bench: $(BENCH_STAMP) bench-tools  ## the full benchmark: report in bench/results/ (about 12 minutes)
 	$(BENCH_RUN)
 
 bench-quick: $(STAMP) bench-tools  ## 100k messages, one short sweep, prints the ratios (< 2 minutes)

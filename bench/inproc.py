@@ -3,6 +3,7 @@ app by a closed loop of concurrent clients on one event loop, as granian would c
 
     python -m bench.inproc --db bench/.cache/x.db [--scenarios get_by_id,page_hot_tag]
     PYTHONPATH=/tmp/base/src python -m bench.inproc ...   # another tree's tagfeed
+    python -m bench.inproc --db ... --app bench.floor:app  # the floor (or bench.peer:app)
 
 Prints per scenario: requests/s, CPU µs per request (process time, every thread, over the
 requests), p50/p99/max of the time from the app's call to its last ``send``, and the
@@ -15,7 +16,9 @@ none behind: ``--make-db`` imports it first).
 import argparse
 import asyncio
 import gc
+import importlib
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -130,13 +133,22 @@ async def _run(
     return latencies, cpu, wall
 
 
+def _bench_app(target: str, db: Path) -> Any:
+    """A bench app (``module:attribute``): the floor reads ``db`` and posts to a file
+    beside it."""
+    os.environ.setdefault("BENCH_FLOOR_DATABASE", str(db))
+    os.environ.setdefault("BENCH_FLOOR_WRITES", str(db.with_name(db.stem + "-floor-writes.db")))
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     settings = settings_from_values(
         database_url=f"sqlite:///{args.db}", log_level="warning", run_reducers=False
     )
     store = store_from_settings(settings)
     await store.open()
-    app = create_app(settings, store)
+    app = create_app(settings, store) if args.app is None else _bench_app(args.app, args.db)
     if not args.no_tune:
         tune_for_serving()
     pauses: list[float] = []
@@ -178,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=20_000)
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--no-tune", action="store_true")
+    p.add_argument("--app", help="a bench app instead of tagfeed, e.g. bench.floor:app")
     args = p.parse_args(argv)
     uvloop.run(main_async(args))
     return 0

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.database import DEFAULT_ADMIN_URL
-from bench.scenarios import BY_NAME, PGBENCH, SCENARIOS
+from bench.scenarios import BY_NAME, PGBENCH, SCENARIOS, SQLITE_ONLY
 
 BENCH_DIR = Path(__file__).parent
 QUICK_MESSAGES = 100_000
@@ -86,12 +86,15 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser = _parser()
     a = parser.parse_args(argv)
     quick = bool(a.quick)
-    names = [n.strip() for n in a.scenarios.split(",")] if a.scenarios else list(BY_NAME)
+    defaults = [s.name for s in SCENARIOS if s.default]
+    names = [n.strip() for n in a.scenarios.split(",")] if a.scenarios else defaults
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     if a.backend != "postgres":
         names = [n for n in names if n != PGBENCH]  # it measures PostgreSQL itself
+    else:  # the floor apps read the bench's SQLite file
+        names = [n for n in names if BY_NAME[n].target not in SQLITE_ONLY]
     chosen = tuple(s.name for s in SCENARIOS if s.name in names)
     if a.profile is not None and a.profile not in chosen:
         parser.error(f"--profile {a.profile}: not one of the scenarios run")

@@ -9,6 +9,8 @@ No database, no validation, no identity, no log line: a floor for every scenario
 competitor.
 """
 
+from collections.abc import Awaitable, Callable
+
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,10 +46,18 @@ async def healthz(request: Request) -> Response:
     return Response(b"", 200)
 
 
-app = Starlette(
-    routes=[
-        Route("/v1/messages", page_or_post, methods=["GET", "POST"]),
-        Route("/v1/messages/{message_id}", one, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
-)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def app_of(one: Handler, page_or_post: Handler) -> Starlette:
+    """The routes of the bench's requests (also the floor's, ``bench/floor.py``)."""
+    return Starlette(
+        routes=[
+            Route("/v1/messages", page_or_post, methods=["GET", "POST"]),
+            Route("/v1/messages/{message_id}", one, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+app = app_of(one, page_or_post)

@@ -185,16 +185,16 @@ def markdown(report: Report) -> str:
         f"{_num(_float(meta.get('loadavg_start')), 2)}, after: "
         f"{_num(_float(meta.get('loadavg_end')), 2)}, on {meta.get('cpus')} CPUs.",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | errors | x nginx | x peer | x GET by id "
-        "| server CPU | budget | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| scenario | req/s | p50 ms | p99 ms | errors | x nginx | x peer | x floor "
+        "| x GET by id | server CPU | budget | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in report.rows:
         s = row.summary
         lines.append(
             f"| {s.title} | {_num(s.rps)} | {_num(s.p50_ms, 2)} | {_num(s.p99_ms, 2)} "
             f"| {_errors(s)} | {_ratio(s.ratio_nginx)} | {_ratio(s.ratio_peer)} "
-            f"| {_ratio(s.ratio_get)} "
+            f"| {_ratio(s.ratio_floor)} | {_ratio(s.ratio_get)} "
             f"| {_ratio(s.server_cpu)} "
             f"| {row.budget.text() if row.budget else ''} | {_verdict(row.passed)} |"
         )
@@ -253,7 +253,8 @@ def markdown(report: Report) -> str:
 def console(report: Report) -> str:
     """The short table ``--quick`` prints: throughput and ratios, verdicts."""
     out = [
-        f"{'scenario':<18} {'req/s':>8} {'x nginx':>7} {'x peer':>6} {'x get':>6} {'p99ms':>8} "
+        f"{'scenario':<18} {'req/s':>8} {'x nginx':>7} {'x peer':>6} {'x floor':>7} "
+        f"{'x get':>6} {'p99ms':>8} "
         f"{'err':>5} "
         f"{'cpu':>5}  budget"
     ]
@@ -261,7 +262,7 @@ def console(report: Report) -> str:
         s = row.summary
         out.append(
             f"{s.name:<18} {s.rps:>8,.0f} {_ratio(s.ratio_nginx):>7} {_ratio(s.ratio_peer):>6} "
-            f"{_ratio(s.ratio_get):>6} "
+            f"{_ratio(s.ratio_floor):>7} {_ratio(s.ratio_get):>6} "
             f"{_num(s.p99_ms, 1):>8} {s.errors:>5} {_ratio(s.server_cpu):>5}  "
             f"{_verdict(row.passed).strip('*')}"
         )

@@ -19,24 +19,30 @@ from pathlib import Path
 
 from bench import database
 from bench.budgets import budget_for, verdict
-from bench.dataset import DatasetInfo, ensure_dataset
+from bench.dataset import HOT_TAG, DatasetInfo, ensure_dataset
 from bench.options import Options, parse_options
 from bench.pgbench import find_pgbench, pgbench_database
 from bench.proc import RssSampler
 from bench.report import Memory, Report, Row, Scaling, console, write
 from bench.scenarios import (
     BY_NAME,
+    FLOOR,
+    FLOOR_OF,
+    FLOOR_RSGI,
+    FLOOR_STORED,
     GET_BY_ID,
     NGINX,
     PEER,
     PEER_OF,
+    PEER_RSGI,
     PGBENCH,
     POST_RANDOM,
     write_request_files,
 )
-from bench.servers import nginx_server, peer_server, tagfeed_server
+from bench.servers import Running, app_server, nginx_server, peer_server, tagfeed_server
 from bench.stats import Sample, median, summarize
 from bench.sweeps import Sweeps, Targets, wrk_sample
+from tagfeed.store.sqlite import sqlite_path
 
 
 def missing_tools(options: Options) -> list[str]:
@@ -135,6 +141,7 @@ def _report(
             nginx,
             None if name == GET_BY_ID else get,
             samples.get(PEER_OF.get(name, "")),
+            samples.get(FLOOR_OF.get(name, "")),
         )
         for name in options.scenarios
         if samples[name]
@@ -218,17 +225,47 @@ def run(options: Options) -> Report:
             peer = None
             if any(BY_NAME[name].target == PEER for name in options.scenarios):
                 peer = stack.enter_context(peer_server(options.workers, work / "peer.log"))
+            others = _others(options, url, work, stack)
             pgbench_url = None
             if PGBENCH in options.scenarios:
                 pgbench_url = stack.enter_context(pgbench_database(options.pg_url))
             print(f"bench: {options.runs} sweep(s) of {len(options.scenarios)} scenarios")
-            sweeps.run(Targets(server, nginx, pgbench_url, peer), rss)
+            sweeps.run(Targets(server, nginx, pgbench_url, peer, others), rss)
             memory = Memory.of(rss, sweeps.sweep_end_mb)
         scaling = _scaling(options, url, sweeps.files, work)
     meta["elapsed_s"] = round(time.monotonic() - clock, 1)
     meta["loadavg_end"] = os.getloadavg()[0]
     sweeps.notes.extend(_tidy(work))
     return _report(options, sweeps, meta, memory, scaling)
+
+
+# The floor and RSGI apps: (granian target, interface, whether it opens the database).
+_APPS = {
+    FLOOR: ("bench.floor:app", "asgi", True),
+    PEER_RSGI: ("bench.rsgi_apps:peer", "rsgi", False),
+    FLOOR_RSGI: ("bench.rsgi_apps:floor", "rsgi", True),
+    FLOOR_STORED: ("bench.floor:app", "asgi", True),
+}
+
+
+def _others(options: Options, url: str, work: Path, stack: ExitStack) -> dict[str, Running]:
+    """The floor and RSGI apps the chosen scenarios need, started on the bench's SQLite
+    file (the floor's posts go to a file of their own, one per app)."""
+    wanted = {BY_NAME[name].target for name in options.scenarios} & _APPS.keys()
+    started = {}
+    for kind in sorted(wanted):
+        target, interface, database = _APPS[kind]
+        env = {}
+        if database:
+            env["BENCH_FLOOR_DATABASE"] = sqlite_path(url)
+            env["BENCH_FLOOR_WRITES"] = str(work / f"{kind}-writes.db")
+        if kind == FLOOR_STORED:
+            env["BENCH_FLOOR_STORED_TAG"] = HOT_TAG
+        log = work / f"{kind}.log"
+        started[kind] = stack.enter_context(
+            app_server(target, interface, options.workers, log, env)
+        )
+    return started
 
 
 def _tidy(work: Path) -> list[str]:

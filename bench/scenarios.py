@@ -19,6 +19,13 @@ from bench.dataset import HOT_TAG, TAGS, USERS, DatasetInfo, tag_name, user_name
 
 NGINX = "nginx"
 PEER = "peer"
+# The floor apps (bench/floor.py: the peer + the database work) and the RSGI forms of the
+# peer and the floor (bench/rsgi_apps.py).
+FLOOR = "floor"
+PEER_RSGI = "peer_rsgi"
+FLOOR_RSGI = "floor_rsgi"
+FLOOR_STORED = "floor_stored"  # the floor, its page of stored JSON (the hottest tag only)
+SQLITE_ONLY = frozenset({FLOOR, FLOOR_RSGI, FLOOR_STORED})  # they read the bench's file
 PGBENCH = "pgbench_insert"
 POST_RANDOM = "post_random"
 GET_BY_ID = "get_by_id"
@@ -31,6 +38,7 @@ class Scenario:
     title: str
     target: str  # "tagfeed", PEER, NGINX or PGBENCH
     requests: str  # the request file's stem (several scenarios may share one)
+    default: bool = True  # False: run only when named in --scenarios
 
 
 # The order of a sweep: the ceiling and the bare peer first, reads, then writes (so reads see
@@ -40,6 +48,20 @@ SCENARIOS = (
     Scenario("peer_get", "bare peer: GET one fixed message", PEER, GET_BY_ID),
     Scenario("peer_page", "bare peer: GET a fixed 50-message list", PEER, "page_hot_tag"),
     Scenario("peer_post", "bare peer: POST, JSON decode + encode", PEER, POST_RANDOM),
+    Scenario("floor_get", "floor: peer + SQLite lookup by id", FLOOR, GET_BY_ID),
+    Scenario("floor_page", "floor: peer + SQLite tag page of 50", FLOOR, "page_hot_tag"),
+    Scenario("floor_post", "floor: peer + group-committed insert", FLOOR, POST_RANDOM),
+    Scenario(
+        "floor_page_stored", "floor: page of stored JSON", FLOOR_STORED, "page_hot_tag", False
+    ),
+    Scenario("rsgi_peer_get", "bare peer on RSGI: GET", PEER_RSGI, GET_BY_ID, False),
+    Scenario(
+        "rsgi_peer_page", "bare peer on RSGI: 50-message list", PEER_RSGI, "page_hot_tag", False
+    ),
+    Scenario("rsgi_peer_post", "bare peer on RSGI: POST", PEER_RSGI, POST_RANDOM, False),
+    Scenario("rsgi_floor_get", "floor on RSGI: lookup by id", FLOOR_RSGI, GET_BY_ID, False),
+    Scenario("rsgi_floor_page", "floor on RSGI: tag page", FLOOR_RSGI, "page_hot_tag", False),
+    Scenario("rsgi_floor_post", "floor on RSGI: insert", FLOOR_RSGI, POST_RANDOM, False),
     Scenario(GET_BY_ID, "GET /v1/messages/{id}", "tagfeed", GET_BY_ID),
     Scenario("page_random_tag", "GET tag page, skewed random tag", "tagfeed", "page_random_tag"),
     Scenario("page_hot_tag", "GET tag page, hottest tag", "tagfeed", "page_hot_tag"),
@@ -65,6 +87,31 @@ PEER_OF = {
     "trending_24h": "peer_get",
     POST_RANDOM: "peer_post",
     "post_hot_tag": "peer_post",
+    "floor_get": "peer_get",
+    "floor_page": "peer_page",
+    "floor_post": "peer_post",
+    "floor_page_stored": "peer_page",
+    "rsgi_peer_get": "peer_get",
+    "rsgi_peer_page": "peer_page",
+    "rsgi_peer_post": "peer_post",
+    "rsgi_floor_get": "peer_get",
+    "rsgi_floor_page": "peer_page",
+    "rsgi_floor_post": "peer_post",
+}
+
+# The floor each tagfeed route is held against ("x floor": what tagfeed's own code leaves
+# of the database work's rate), and the ASGI floor the RSGI one is held against.
+FLOOR_OF = {
+    GET_BY_ID: "floor_get",
+    "page_random_tag": "floor_page",
+    "page_hot_tag": "floor_page",
+    "page_20_hot_tag": "floor_page",
+    POST_RANDOM: "floor_post",
+    "post_hot_tag": "floor_post",
+    "floor_page_stored": "floor_page",
+    "rsgi_floor_get": "floor_get",
+    "rsgi_floor_page": "floor_page",
+    "rsgi_floor_post": "floor_post",
 }
 
 

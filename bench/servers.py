@@ -128,22 +128,37 @@ def server_process(
 
 
 @contextmanager
-def peer_server(workers: int, log: Path) -> Iterator[Running]:
-    """The bare peer (``bench/peer.py``) on the server ``tagfeed serve`` runs: granian with
-    uvloop, HTTP/1 only, tagfeed's default head bounds, the same number of workers, no
-    access log (``tagfeed.server.serving``)."""
+def app_server(
+    target: str, interface: str, workers: int, log: Path, env: dict[str, str] | None = None
+) -> Iterator[Running]:
+    """A bench app (``target``, e.g. ``bench.peer:app``) on the server ``tagfeed serve``
+    runs: granian with uvloop, HTTP/1 only, tagfeed's default head bounds, the same number
+    of workers, no access log (``tagfeed.server.serving``); ``interface`` asgi or rsgi (a
+    ``module:function`` RSGI target is a factory)."""
     port = free_port()
-    root = Path(__file__).resolve().parent.parent  # so that ``bench.peer`` imports
+    root = Path(__file__).resolve().parent.parent  # so that ``bench.*`` imports
     http1 = http1_settings(ServerPlan.of(settings_from_values(), HOST, port, workers))
     command = [
-        str(Path(sys.executable).parent / "granian"), "bench.peer:app",
-        "--interface", "asgi", "--host", HOST, "--port", str(port), "--workers", str(workers),
+        str(Path(sys.executable).parent / "granian"), target,
+        "--interface", interface, "--host", HOST, "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
         "--http1-buffer-size", str(http1.max_buffer_size),
         "--http1-header-read-timeout", str(http1.header_read_timeout),
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    with server_process(command, env, log, f"http://{HOST}:{port}") as running:
+    if target in _FACTORIES:
+        command.append("--factory")
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
+    with server_process(command, full_env, log, f"http://{HOST}:{port}") as running:
+        yield running
+
+
+_FACTORIES = {"bench.rsgi_apps:floor"}
+
+
+@contextmanager
+def peer_server(workers: int, log: Path) -> Iterator[Running]:
+    """The bare peer (``bench/peer.py``) on granian's ASGI, as tagfeed is served."""
+    with app_server("bench.peer:app", "asgi", workers, log) as running:
         yield running
 
 

@@ -39,6 +39,7 @@ class Summary:
     ratio_get: float | None
     runs: list[Sample]
     ratio_peer: float | None = None  # to the bare peer's matching round trip
+    ratio_floor: float | None = None  # to the floor app's matching route
 
 
 def median(values: list[float]) -> float | None:
@@ -59,8 +60,10 @@ def summarize(
     nginx: list[Sample] | None,
     get_by_id: list[Sample] | None,
     peer: list[Sample] | None = None,
+    floor: list[Sample] | None = None,
 ) -> Summary:
-    """``samples[i]``, ``nginx[i]``, ``get_by_id[i]`` and ``peer[i]`` must come from the same
+    """``samples[i]``, ``nginx[i]``, ``get_by_id[i]``, ``peer[i]`` and ``floor[i]`` must come
+    from the same
     sweep i."""
     return Summary(
         name=name,
@@ -76,4 +79,5 @@ def summarize(
         ratio_get=_ratios(samples, get_by_id),
         runs=samples,
         ratio_peer=_ratios(samples, peer),
+        ratio_floor=_ratios(samples, floor),
     )

@@ -3,7 +3,7 @@ against tagfeed, the bare peer, the nginx ceiling or pgbench, with the server's 
 CPU watched."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.options import Options
@@ -22,6 +22,7 @@ class Targets:
     nginx: Running | None = None
     pgbench_url: str | None = None
     peer: Running | None = None
+    others: dict[str, Running] = field(default_factory=dict)  # by Scenario.target
 
 
 def wrk_sample(target: Running, requests: Path, options: Options) -> Sample:
@@ -78,7 +79,8 @@ class Sweeps:
         if scenario.target == PGBENCH:
             assert targets.pgbench_url is not None
             return pgbench_sample(targets.pgbench_url, self.options)
-        target = {NGINX: targets.nginx, PEER: targets.peer}.get(scenario.target, targets.tagfeed)
+        fixed = {NGINX: targets.nginx, PEER: targets.peer, **targets.others}
+        target = fixed.get(scenario.target, targets.tagfeed)
         assert target is not None
         if not (self.options.profile == name and sweep == 0):
             return wrk_sample(target, self.files[scenario.requests], self.options)

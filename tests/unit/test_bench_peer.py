@@ -42,7 +42,7 @@ async def test_a_post_is_decoded_and_encoded_back(peer: httpx.AsyncClient) -> No
 def test_every_peer_reference_is_a_peer_scenario_and_every_tagfeed_read_has_one() -> None:
     assert {BY_NAME[name].target for name in PEER_OF.values()} == {PEER}
     tagfeed = {s.name for s in BY_NAME.values() if s.target == "tagfeed"}
-    assert set(PEER_OF) == tagfeed
+    assert tagfeed <= set(PEER_OF)
 
 
 def test_the_peer_ratio_is_taken_inside_each_sweep() -> None:

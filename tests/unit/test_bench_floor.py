@@ -1,0 +1,137 @@
+"""The floor apps (bench/floor_store.py on ASGI and RSGI) do the hot routes' database work
+and answer in the contract's shapes, so ``x floor`` compares like with like: the stored
+message's JSON as tagfeed writes it, a page of 50 newest first with a next link when
+there is more, a post answered only once committed. The RSGI forms run in a real granian."""
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.floor_store import SCHEMA, FloorStore
+from bench.options import parse_options
+from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH
+from bench.servers import app_server
+from tagfeed.domain.ids import epoch_micros
+from tagfeed.store.codec import message_payload
+
+START = datetime(2026, 11, 1, 12, 0, 0, 5, tzinfo=UTC)
+TEXTS = ["plain", 'quote " and \\ backslash', "tab\tnew\nline", "é ✓ 😀", "<&>"]
+
+
+def message(i: int) -> tuple[str, str, str, str, datetime]:
+    return (f"id-{i:04d}", TEXTS[i % len(TEXTS)], "hot" if i % 2 else "cold", f"u{i}",
+            START + timedelta(seconds=i, microseconds=i * 7))  # fmt: skip
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "messages.db"
+    with sqlite3.connect(path) as conn:
+        for statement in SCHEMA:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO messages VALUES (?, ?, ?, ?, ?)",
+            [(*message(i)[:4], epoch_micros(message(i)[4])) for i in range(120)],
+        )
+    return path
+
+
+def test_a_message_is_the_bytes_tagfeed_stores_and_answers(database: Path, tmp_path: Path) -> None:
+    store = FloorStore(str(database), str(tmp_path / "writes.db"))
+    for i in range(len(TEXTS)):
+        assert store.get(f"id-{i:04d}") == message_payload(message(i))
+    assert store.get("id-9999") is None
+
+
+def test_a_page_is_the_newest_fifty_of_the_tag_with_more_flagged(
+    database: Path, tmp_path: Path
+) -> None:
+    store = FloorStore(str(database), str(tmp_path / "writes.db"))
+    body, more = store.page("hot", 50)
+    ids = [m["id"] for m in json.loads(body)]
+    assert ids == [f"id-{i:04d}" for i in range(119, 19, -2)]
+    assert more is True
+    body, more = store.page("hot", 60)
+    assert len(json.loads(body)) == 60
+    assert more is False
+
+
+def test_a_page_of_stored_json_is_the_same_bytes(database: Path, tmp_path: Path) -> None:
+    built = FloorStore(str(database), str(tmp_path / "built.db"))
+    stored = FloorStore(str(database), str(tmp_path / "stored.db"), stored_tag="hot")
+    for limit in (50, 60):
+        assert stored.page("hot", limit) == built.page("hot", limit)
+
+
+@pytest.fixture(params=["asgi", "rsgi"])
+def floor_url(request: pytest.FixtureRequest, database: Path, tmp_path: Path) -> Iterator[str]:
+    target = "bench.floor:app" if request.param == "asgi" else "bench.rsgi_apps:floor"
+    env = {"BENCH_FLOOR_DATABASE": str(database), "BENCH_FLOOR_WRITES": str(tmp_path / "w.db")}
+    with app_server(target, request.param, 1, tmp_path / "floor.log", env) as running:
+        yield running.url
+
+
+@pytest.fixture
+async def floor(floor_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=floor_url) as client:
+        yield client
+
+
+async def test_the_floor_server_answers_the_bench_requests(
+    floor: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    one = await floor.get("/v1/messages/id-0003")
+    assert one.status_code == 200
+    assert one.content == message_payload(message(3))
+    assert (await floor.get("/v1/messages/nope")).status_code == 404
+    page = await floor.get("/v1/messages?tag=cold&limit=50")
+    assert [m["id"] for m in page.json()] == [f"id-{i:04d}" for i in range(118, 18, -2)]
+    assert "next" in page.headers["link"]
+    posted = await floor.post(
+        "/v1/messages", content=b'{"text":"hi","tag":"t"}', headers={"X-User-ID": "ann"}
+    )
+    assert posted.status_code == 201
+    body = posted.json()
+    assert posted.headers["location"] == f"/v1/messages/{body['id']}"
+    # answered after its commit: the row is in the writes file already
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        rows = conn.execute("SELECT text, tag, user_id FROM messages WHERE id = ?", (body["id"],))
+        assert rows.fetchall() == [("hi", "t", "ann")]
+
+
+async def test_the_rsgi_peer_answers_as_the_asgi_peer(tmp_path: Path) -> None:
+    with app_server("bench.rsgi_apps:peer", "rsgi", 1, tmp_path / "peer.log") as running:
+        async with httpx.AsyncClient(base_url=running.url) as client:
+            assert len((await client.get("/v1/messages?tag=a&limit=50")).json()) == 50
+            one = await client.get("/v1/messages/x")
+            assert set(one.json()) == {"id", "text", "tag", "user_id", "created_at"}
+            posted = await client.post("/v1/messages", content=b'{"text":"a","tag":"b"}')
+            assert (posted.status_code, posted.json()) == (201, {"text": "a", "tag": "b"})
+
+
+def test_every_floor_reference_is_a_floor_scenario_of_the_same_route() -> None:
+    def route(name: str) -> str:  # get_by_id, page_..., post_...: the request file's kind
+        return BY_NAME[name].requests.split("_")[0]
+
+    for name, floor in FLOOR_OF.items():
+        assert BY_NAME[floor].target == "floor"
+        assert route(floor) == route(name)
+    assert {BY_NAME[n].target for n in PEER_OF.values()} == {PEER}
+    held = {s.name for s in BY_NAME.values() if s.target not in (PEER, NGINX, PGBENCH)}
+    assert set(PEER_OF) == held
+
+
+def test_the_floor_runs_by_default_on_sqlite_rsgi_when_named_never_on_postgres() -> None:
+    sqlite = parse_options([]).scenarios
+    assert {"floor_get", "floor_page", "floor_post"} <= set(sqlite)
+    assert not [name for name in sqlite if name.startswith("rsgi_")]
+    named = parse_options(["--scenarios", "rsgi_floor_get,floor_page_stored"]).scenarios
+    assert named == ("floor_page_stored", "rsgi_floor_get")
+    postgres = parse_options(["--backend", "postgres"]).scenarios
+    assert "get_by_id" in postgres
+    assert not [name for name in postgres if "floor" in name]
