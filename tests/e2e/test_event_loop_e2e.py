@@ -88,12 +88,17 @@ async def post_paced(http: httpx.AsyncClient, posted: list[Posted], workers: int
     await asyncio.gather(*(worker(first) for first in range(workers)))
 
 
-async def consume(js: JetStreamContext, settings: StreamSettings, into: list[Consumed]) -> None:
-    """What a service following the stream does: fetch, record, acknowledge."""
+async def consume(
+    js: JetStreamContext, settings: StreamSettings, into: list[Consumed], stop: asyncio.Event
+) -> None:
+    """What a service following the stream does: fetch, record, acknowledge; until
+    ``stop``. Not only cancelled: on Python 3.11 nats-py's fetch waits with
+    ``asyncio.wait_for``, which can swallow a cancellation that lands as its wait ends
+    (fixed in 3.12), and a full run once hung here with this loop going on."""
     subscription = await js.pull_subscribe(
         f"{settings.subject_prefix}.>", durable="e2e", stream=settings.name
     )
-    while True:
+    while not stop.is_set():
         try:
             batch = await subscription.fetch(100, timeout=1)
         except TimeoutError:  # nothing new for a second (nats-py raises either kind)
@@ -152,6 +157,7 @@ async def post_kill_and_follow(
     once every post has reached both (or fail)."""
     seen = Seen()
     consumed = seen.consumed
+    stop = asyncio.Event()
     relay = start_relay(database_url, settings, log, RELAY_BATCH)
     async with (
         httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
@@ -165,7 +171,7 @@ async def post_kill_and_follow(
         tasks = [
             asyncio.create_task(post_paced(http, seen.posted)),
             asyncio.create_task(follow()),
-            asyncio.create_task(consume(js, settings, consumed)),
+            asyncio.create_task(consume(js, settings, consumed, stop)),
         ]
         try:
             # 1: while it follows the posts.
@@ -197,9 +203,13 @@ async def post_kill_and_follow(
             await wait_until(everything, 60, "every post", tasks)
             await asyncio.sleep(1.0)  # a copy would arrive by now
         finally:
+            stop.set()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks, timeout=10)  # each ends within a fetch, cancelled or not
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: wait_until has raised it already
             relay.send_signal(signal.SIGTERM)
             relay.wait(timeout=30)
     return seen
