@@ -175,7 +175,9 @@ def load(
 
     Into an empty messages view, the batches append only the log and the counts; the
     view is filled from the log at the end, sorted, and its indexes built after (the
-    same transaction: readers see all of it or none)."""
+    same transaction: readers see all of it or none). If, besides, no other connection
+    has the file open, all of it runs in rollback-journal mode, the file locked
+    exclusively until the connection closes (``_alone``)."""
     try:
         conn = _alone(path, timeout)
     except sqlite3.Error as exc:
