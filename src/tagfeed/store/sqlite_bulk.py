@@ -17,6 +17,7 @@ happened; after a crash, SQLite rolls the hot journal back on the next open and 
 migration (``tagfeed serve``, ``migrate``, ``import``) sets WAL again.
 """
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -135,7 +136,10 @@ def _alone(path: str, timeout: float) -> sqlite3.Connection | None:
     The switch out of WAL needs that exclusive lock, and a connection that has the file
     open in WAL mode (a running server, even idle) holds a shared lock on it as long as
     it stays open: so the switch is tried without waiting (``busy_timeout=0``) and its
-    failure means "not alone"."""
+    failure means "not alone". A file this process cannot write is left to the WAL
+    path, which reports it as always."""
+    if not os.access(path, os.W_OK):
+        return None
     conn = _open(path, timeout)
     try:
         if conn.execute(_EMPTY_VIEW).fetchall() == [(1,)]:  # fetched: no read left open
