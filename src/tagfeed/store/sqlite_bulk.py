@@ -150,6 +150,9 @@ def _alone(path: str, timeout: float) -> sqlite3.Connection | None:
                 return conn
     except sqlite3.OperationalError:  # busy: another connection has the file open
         pass
+    except BaseException:
+        conn.close()
+        raise
     conn.close()
     return None
 
