@@ -7,8 +7,17 @@ one sqlite3_step). Everything happens between ``BEGIN IMMEDIATE`` and ``COMMIT``
 import that stops for any reason (a bad line under abort, a crash, Ctrl-C) leaves the
 file as it was. The write lock is held for the whole import, so the server's writes
 wait for it (up to their timeout) meanwhile; reads go on, as WAL allows.
+
+A first import (the messages view empty) into a file no other connection has open runs
+in rollback-journal mode instead, holding the file's exclusive lock from start to end
+(``_alone``): SQLite journals only the pages the file had before, so the new pages are
+written once, straight into the file, where WAL writes each twice (the log, then the
+checkpoint). The file is switched back to WAL before the connection closes, whatever
+happened; after a crash, SQLite rolls the hot journal back on the next open and the next
+migration (``tagfeed serve``, ``migrate``, ``import``) sets WAL again.
 """
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
+import structlog
 
 from tagfeed.domain.ids import epoch_micros, from_epoch_micros
 from tagfeed.domain.model import Message
@@ -42,6 +52,7 @@ BUMP_GENERATION = (
 # memory until COMMIT instead of spilling to the WAL mid-transaction.
 _CACHE_KIB = 256 * 1024
 
+log = structlog.get_logger("tagfeed.store")
 _encode = msgspec.json.Encoder().encode
 Translate = Callable[[sqlite3.Error], StoreError]
 
@@ -110,6 +121,51 @@ def _fill_view(conn: sqlite3.Connection, after: int, through: int, indexes: list
         conn.execute(index)
 
 
+def _open(path: str, timeout: float) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open SQLite database: {exc}") from exc
+
+
+def _alone(path: str, timeout: float) -> sqlite3.Connection | None:
+    """A connection in rollback-journal mode that holds the file's exclusive lock until
+    it is closed (no other connection can read or write meanwhile), when the messages
+    view is empty and no other connection has the file open; else None.
+
+    The switch out of WAL needs that exclusive lock, and a connection that has the file
+    open in WAL mode (a running server, even idle) holds a shared lock on it as long as
+    it stays open: so the switch is tried without waiting (``busy_timeout=0``) and its
+    failure means "not alone". A file this process cannot write is left to the WAL
+    path, which reports it as always."""
+    if not os.access(path, os.W_OK):
+        return None
+    conn = _open(path, timeout)
+    try:
+        if conn.execute(_EMPTY_VIEW).fetchall() == [(1,)]:  # fetched: no read left open
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            if conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete":
+                conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+                return conn
+    except sqlite3.OperationalError:  # busy: another connection has the file open
+        pass
+    except BaseException:
+        conn.close()
+        raise
+    conn.close()
+    return None
+
+
+def _back_to_wal(conn: sqlite3.Connection) -> None:
+    """WAL again, which the server relies on; should that fail (disk full), the import's
+    outcome stands, and the next migration sets WAL."""
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        log.warning("import: could not switch back to WAL", error=str(exc))
+
+
 def load(
     path: str,
     batches: Iterable[ImportBatch],
@@ -126,11 +182,18 @@ def load(
 
     Into an empty messages view, the batches append only the log and the counts; the
     view is filled from the log at the end, sorted, and its indexes built after (the
-    same transaction: readers see all of it or none)."""
+    same transaction: readers see all of it or none). If, besides, no other connection
+    has the file open, all of it runs in rollback-journal mode, the file locked
+    exclusively until the connection closes (``_alone``)."""
     try:
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        conn = _alone(path, timeout)
     except sqlite3.Error as exc:
-        raise StoreUnavailable(f"cannot open SQLite database: {exc}") from exc
+        raise translate(exc) from exc
+    rollback_journal = conn is not None
+    if conn is None:
+        conn = _open(path, timeout)
+    elif synchronous == "NORMAL":  # in rollback mode NORMAL may corrupt on power loss
+        synchronous = "FULL"
     try:
         for pragma in (f"synchronous={synchronous}", f"cache_size=-{_CACHE_KIB}", "threads=2"):
             conn.execute(f"PRAGMA {pragma}")
@@ -159,6 +222,8 @@ def load(
     except sqlite3.Error as exc:
         raise translate(exc) from exc
     finally:
+        if rollback_journal:
+            _back_to_wal(conn)
         conn.close()
 
 
