@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # granian's interface to the app (docs/architecture.md, "How a request travels"):
+    # RSGI serves the route table without the ASGI glue; ASGI is kept to compare with.
+    server_interface: Literal["rsgi", "asgi"] = "rsgi"
     # Prometheus metrics (docs/metrics.md): at /metrics on the API's port, or, with a
     # metrics port, only there (same host), kept off a port the public may reach.
     metrics: bool = True
