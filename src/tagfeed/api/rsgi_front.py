@@ -206,7 +206,9 @@ class RsgiFront:
             "method": method,
             "path": path,
             "root_path": "",
-            "query_string": scope.query_string.encode("latin-1"),
+            # granian took the raw query for UTF-8 (it refuses a request otherwise):
+            # encoded again, it is ASGI's bytes.
+            "query_string": scope.query_string.encode(),
             "headers": headers,
             "client": address(scope.client),
         }

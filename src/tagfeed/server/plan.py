@@ -32,7 +32,7 @@ class ServerPlan:
     metrics_port: int | None
     database: str  # the database as the logs name it (no password)
     auth: str
-    interface: str = "rsgi"  # TAGFEED_SERVER_INTERFACE: granian's interface to the app
+    interface: str  # TAGFEED_SERVER_INTERFACE: granian's interface to the app, rsgi or asgi
 
     @classmethod
     def of(cls, settings: "Settings", host: str, port: int, workers: int) -> "ServerPlan":
