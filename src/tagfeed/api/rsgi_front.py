@@ -139,23 +139,15 @@ class Lifespan:
         self._started, self._stopped = loop.create_future(), loop.create_future()
         self._stop = asyncio.Event()
         scope = {"type": "lifespan", "asgi": _ASGI, "state": self.state}
-        self._task = asyncio.create_task(self.app(scope, self._receive, self._send))
-        await asyncio.wait([self._task, self._started], return_when=asyncio.FIRST_COMPLETED)
-        if not self._started.done():
-            error = self._task.exception() if not self._task.cancelled() else None
-            raise RuntimeError("the app's lifespan ended before its startup") from error
-        self._started.result()
+        self._task = task = asyncio.create_task(self.app(scope, self._receive, self._send))
+        await _reported(task, self._started, "startup")
 
     async def shutdown(self) -> None:
         """Run the app's shutdown (when its startup ran); raise RuntimeError when it fails."""
         if self._task is None or self._stop is None or self._stopped is None:
             return
         self._stop.set()
-        await asyncio.wait([self._task, self._stopped], return_when=asyncio.FIRST_COMPLETED)
-        if not self._stopped.done():
-            error = self._task.exception() if not self._task.cancelled() else None
-            raise RuntimeError("the app's lifespan ended before its shutdown") from error
-        self._stopped.result()
+        await _reported(self._task, self._stopped, "shutdown")
 
     async def _receive(self) -> Message:
         if not self._sent_startup:
@@ -173,6 +165,20 @@ class Lifespan:
             done.set_exception(RuntimeError(message.get("message", "")))
         else:
             done.set_result(None)
+
+
+async def _reported(task: "asyncio.Task[None]", done: "asyncio.Future[None]", step: str) -> None:
+    """Wait until the app reports ``step`` done; raise RuntimeError when it reports a
+    failure, or its lifespan ends without a word (why, when it raised)."""
+    await asyncio.wait([task, done], return_when=asyncio.FIRST_COMPLETED)
+    if not done.done():
+        error = task.exception() if not task.cancelled() else None
+        raise RuntimeError(f"the app's lifespan ended before its {step}") from error
+    if done.exception() is not None:
+        await asyncio.wait([task])  # Starlette raises on after reporting: let it end
+        if not task.cancelled():
+            task.exception()  # retrieved: the failure is the one reported
+    done.result()
 
 
 class RsgiFront:
