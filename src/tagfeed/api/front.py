@@ -1,4 +1,5 @@
-"""The app as the server calls it, in plain ASGI: a request id on every response, one
+"""The app as the server calls it, in plain ASGI (over RSGI, ``rsgi_front.py`` wraps it
+and uses its routes, request ids, ``direct`` and ``behind``): a request id on every response, one
 structured log line per request (method, path, status, duration, request id, user id;
 never message texts, query values or secrets) and, with metrics on, the request's count
 and latency by route template (``tagfeed.metrics``).
