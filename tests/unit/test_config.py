@@ -44,9 +44,9 @@ def test_an_unknown_server_interface_is_one_line_naming_the_choices(
     monkeypatch.setenv("TAGFEED_SERVER_INTERFACE", "wsgi")
     with pytest.raises(SettingsError) as refused:
         load_settings()
-    assert str(refused.value) == "TAGFEED_SERVER_INTERFACE: Input should be 'rsgi' or 'asgi'"
-    monkeypatch.setenv("TAGFEED_SERVER_INTERFACE", "asgi")
-    assert load_settings().server_interface == "asgi"
+    assert str(refused.value) == "TAGFEED_SERVER_INTERFACE: Input should be 'asgi' or 'rsgi'"
+    monkeypatch.setenv("TAGFEED_SERVER_INTERFACE", "rsgi")
+    assert load_settings().server_interface == "rsgi"
 
 
 def test_settings_from_values_ignore_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

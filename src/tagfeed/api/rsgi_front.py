@@ -1,6 +1,7 @@
-"""The app as granian's RSGI interface calls it (``tagfeed serve``'s default,
-``TAGFEED_SERVER_INTERFACE``): the same front as over ASGI (``front.py``), without the ASGI
-glue on the hot routes.
+"""The app as granian's RSGI interface calls it (``TAGFEED_SERVER_INTERFACE=rsgi``): the
+same front as over ASGI (``front.py``), without the ASGI glue on the hot routes. Not the
+default: granian's RSGI streams have no backpressure, so a live-stream client that stops
+reading is never dropped (docs/architecture.md, "The path of one request").
 
 A request the route table serves with one of its methods (``Routes.find``, the one
 matching rule) goes to its handler as over ASGI, with a scope of its own: the few keys the
@@ -106,6 +107,10 @@ class ProtoChannel:
             self._status = message["status"]
             head = message.get("headers", ())
             self._head = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head]
+            if not any(k == b"content-length" for k, _ in head):
+                # A body of unknown length (a live stream's): its head goes out now, as
+                # over ASGI, not with its first event.
+                self._stream = self.proto.response_stream(self._status, self._head)
         elif kind == "http.response.body":
             body: bytes = message.get("body", b"")
             stream = self._stream

@@ -61,8 +61,8 @@ def serve(plan: ServerPlan) -> None:
         factory=True,
         address=plan.host,
         port=plan.port,
-        # RSGI by default: the route table is served without the ASGI glue, half of
-        # granian's cost a request (api/rsgi_front.py; docs/performance.md).
+        # RSGI serves the route table without the ASGI glue (api/rsgi_front.py), but
+        # without the slow stream client's bound (config.py): ASGI unless asked.
         interface=Interfaces.RSGI if plan.interface == "rsgi" else Interfaces.ASGI,
         workers=plan.workers,
         loop=Loops.uvloop,
