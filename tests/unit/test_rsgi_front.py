@@ -1,6 +1,6 @@
 """The RSGI front's parts that need no server: the ASGI lifespan run by hand (what
 ``__rsgi_init__`` and ``__rsgi_del__`` do) and RSGI's addresses as ASGI's. Requests are
-sent to a real granian in ``tests/e2e/test_rsgi_front.py``."""
+sent to a real granian in ``tests/e2e/test_rsgi_e2e.py``."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
