@@ -89,14 +89,16 @@ class ProtoChannel:
         if not self._done:
             if self._body is None:
                 self._body = aiter(self.proto)
-            try:
-                chunk = await anext(self._body)
-            except StopAsyncIteration:
-                self._done = True
-                return _LAST_CHUNK
-            except (ProtocolClosed, ProtocolError):
-                self._done = True
-                return _DISCONNECT
+            chunk = b""
+            while not chunk:  # granian yields an empty chunk at the end, then stops
+                try:
+                    chunk = await anext(self._body)
+                except StopAsyncIteration:
+                    self._done = True
+                    return _LAST_CHUNK
+                except (ProtocolClosed, ProtocolError):
+                    self._done = True
+                    return _DISCONNECT
             return {"type": "http.request", "body": chunk, "more_body": True}
         await self.proto.client_disconnect()
         return _DISCONNECT
