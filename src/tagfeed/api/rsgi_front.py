@@ -111,8 +111,9 @@ class ProtoChannel:
             self._head = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head]
             if not any(k == b"content-length" for k, _ in head):
                 # A body of unknown length (a live stream's): its head goes out now, as
-                # over ASGI, not with its first event.
+                # over ASGI, not with its first event; not kept for the stream's life.
                 self._stream = self.proto.response_stream(self._status, self._head)
+                self._head = []
         elif kind == "http.response.body":
             body: bytes = message.get("body", b"")
             stream = self._stream
@@ -189,8 +190,8 @@ async def _reported(task: "asyncio.Task[None]", done: "asyncio.Future[None]", st
 
 
 class RsgiFront:
-    """The app granian serves: RSGI (``__rsgi__``) or, with
-    ``TAGFEED_SERVER_INTERFACE=asgi``, ASGI (``__call__``: the front itself)."""
+    """The app granian serves: ASGI (``__call__``: the front itself, the default) or,
+    with ``TAGFEED_SERVER_INTERFACE=rsgi``, RSGI (``__rsgi__``)."""
 
     def __init__(self, front: Front) -> None:
         self.front = front
