@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # granian's interface to the app (docs/architecture.md, "The path of one request").
+    # RSGI serves the route table without the ASGI glue, but granian's RSGI streams have
+    # no backpressure: a live-stream client that stops reading is never dropped (its
+    # events pile up in the worker), a bound ASGI keeps. So ASGI stays the default.
+    server_interface: Literal["asgi", "rsgi"] = "asgi"
     # Prometheus metrics (docs/metrics.md): at /metrics on the API's port, or, with a
     # metrics port, only there (same host), kept off a port the public may reach.
     metrics: bool = True

@@ -38,6 +38,17 @@ def test_each_bad_variable_is_one_line_without_pydantic_prefixes(
     assert "hunter2" not in str(refused.value)
 
 
+def test_an_unknown_server_interface_is_one_line_naming_the_choices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TAGFEED_SERVER_INTERFACE", "wsgi")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value) == "TAGFEED_SERVER_INTERFACE: Input should be 'asgi' or 'rsgi'"
+    monkeypatch.setenv("TAGFEED_SERVER_INTERFACE", "rsgi")
+    assert load_settings().server_interface == "rsgi"
+
+
 def test_settings_from_values_ignore_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAGFEED_MAX_TEXT_LENGTH", "5")
     monkeypatch.setenv("TAGFEED_SQLITE_SYNCHRONOUS", "NORMAL")

@@ -16,6 +16,7 @@ def test_the_plan_carries_the_settings_the_main_process_needs_through_its_argv()
         db_timeout=3.0,
         log_level="warning",
         metrics_port=9123,
+        server_interface="rsgi",
     )
     plan = ServerPlan.of(settings, "::1", 8123, 3)
     argv = launch_command(plan)
@@ -26,3 +27,5 @@ def test_the_plan_carries_the_settings_the_main_process_needs_through_its_argv()
     assert (plan.stream_max_clients, plan.db_timeout) == (77, 3.0)
     assert (plan.log_level, plan.metrics_port) == ("warning", 9123)
     assert plan.database == "sqlite:////tmp/x.db"
+    assert plan.interface == "rsgi"
+    assert ServerPlan.of(settings_from_values(), "h", 1, 1).interface == "asgi"  # the default

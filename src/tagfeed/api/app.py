@@ -25,6 +25,7 @@ from tagfeed.api.metrics_route import metrics_route, metrics_source
 from tagfeed.api.openapi import build_openapi
 from tagfeed.api.parts import AppParts
 from tagfeed.api.problems import make_handlers
+from tagfeed.api.rsgi_front import RsgiFront
 from tagfeed.api.schemas import encoder
 from tagfeed.api.streams import sse_frame
 from tagfeed.auth.identity import Authenticator, GatewayAuthenticator
@@ -193,13 +194,16 @@ def app_from_environment() -> Any:
     """Factory for granian (``tagfeed serve``, ``server/serving.py``), called once in each
     worker process: the settings of this process (read once, ``config.py``), and the
     interpreter tuned for serving (``runtime.py``), which ends with granian's main process
-    (``runtime.stop_with_parent``)."""
+    (``runtime.stop_with_parent``). The app answers over RSGI and ASGI alike
+    (``rsgi_front.py``); granian calls the interface the settings chose."""
     stop_with_parent()
     shared = os.environ.get(DIR_VARIABLE)
-    app = create_app(
+    front = create_app(
         settings_for_this_process(),
         metrics_dir=Path(shared) if shared else None,
         serving=True,
     )
+    assert isinstance(front, Front)
+    app = RsgiFront(front)
     tune_for_serving()
     return app

@@ -1,4 +1,5 @@
-"""The app as the server calls it, in plain ASGI: a request id on every response, one
+"""The app as the server calls it, in plain ASGI (over RSGI, ``rsgi_front.py`` wraps it
+and uses its routes, request ids, ``direct`` and ``behind``): a request id on every response, one
 structured log line per request (method, path, status, duration, request id, user id;
 never message texts, query values or secrets) and, with metrics on, the request's count
 and latency by route template (``tagfeed.metrics``).
@@ -15,30 +16,31 @@ same handlers, so a rule has one implementation whichever way a request takes.
 import random
 import re
 import time
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import MutableMapping, Sequence
+from typing import Any, NamedTuple
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tagfeed.api.endpoints import Endpoint
-from tagfeed.api.exchange import Call, Header, Reply
+from tagfeed.api.exchange import Call, Header, Reply, RsgiProto, first_header
 from tagfeed.api.parts import AppParts
 from tagfeed.api.problems import EXPECTED, answer_to
 from tagfeed.api.routes import REPLAYED
 from tagfeed.metrics import UNMATCHED, Metrics
 
-_CLIENT_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+_CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 log = structlog.get_logger("tagfeed.access")
 
 
-def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """The client's ``X-Request-ID`` (lower-case header names, as ASGI servers give them)
-    when it is usable: 1-128 printable ASCII characters."""
-    for name, value in headers:
-        if name == b"x-request-id":
-            return value.decode("ascii") if _CLIENT_REQUEST_ID.fullmatch(value) else None
-    return None
+def request_id_for(scope: MutableMapping[str, Any]) -> str:
+    """The client's ``X-Request-ID`` when it is usable (1-128 printable ASCII
+    characters), else a new one."""
+    value = first_header(scope, b"x-request-id")
+    if value is not None and _CLIENT_REQUEST_ID.fullmatch(value):
+        return value
+    # Unique, not secret: the random module is much cheaper than os.urandom here.
+    return f"{random.getrandbits(128):032x}"
 
 
 class _Template(NamedTuple):
@@ -160,31 +162,39 @@ class Front:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        # Unique, not secret: the random module is much cheaper than os.urandom here.
-        request_id = incoming_request_id(scope["headers"]) or f"{random.getrandbits(128):032x}"
-        scope["tagfeed.request_id"] = request_id
-        header = (b"x-request-id", request_id.encode("ascii"))
+        header = self.identify(scope)
         found = None if scope.get("root_path") else self.routes.find(scope["path"], scope["method"])
         if found is None:
-            await self._behind(scope, receive, send, header, started)
+            await self.behind(scope, receive, send, header, started)
         else:
-            await self._direct(found[0], found[1], scope, receive, send, header, started)
+            call = Call(scope, receive, self.parts, found[1])
+            await self.direct(found[0], call, send, header, started)
 
-    async def _direct(
+    @staticmethod
+    def identify(scope: MutableMapping[str, Any]) -> Header:
+        """Give the request its id (in the scope, for the log and the problems); the
+        header that carries it on the answer."""
+        request_id = scope["tagfeed.request_id"] = request_id_for(scope)
+        return (b"x-request-id", request_id.encode("ascii"))
+
+    async def direct(
         self,
         endpoint: Endpoint,
-        path_params: dict[str, str],
-        scope: Scope,
-        receive: Receive,
+        call: Call,
         send: Send,
         header: Header,
         started: float,
+        proto: RsgiProto | None = None,
     ) -> None:
+        """Serve a request of the table with its handler. The answer goes out on ``send``
+        (ASGI), or, given ``proto`` (RSGI), a Reply through it and a live stream on
+        ``send``, which then writes to ``proto`` (``rsgi_front.py``)."""
+        scope = call.scope
         status = 500  # the status sent, for the log and the metrics
         try:
             failure: Exception | None = None
             try:
-                answer = await endpoint.handler(Call(scope, receive, self.parts, path_params))
+                answer = await endpoint.handler(call)
             except Exception as exc:
                 answer = answer_to(scope, exc, self.retry_after)
                 if not isinstance(exc, EXPECTED):
@@ -193,11 +203,14 @@ class Front:
                 status = answer.status
                 if status == 201 and self.metrics is not None and REPLAYED in answer.headers:
                     self.metrics.idempotent_replay()
-                await answer.send(send, header)
+                if proto is None:
+                    await answer.send(send, header)
+                else:
+                    answer.respond(proto, header)
             else:  # a live stream, an ASGI response of its own
                 sender = SendWithId(send, header, self.metrics)
                 try:
-                    await answer(scope, receive, sender)
+                    await answer(scope, call.receive, sender)
                 finally:
                     status = sender.status
             if failure is not None:
@@ -205,9 +218,10 @@ class Front:
         finally:
             self._done(scope, endpoint.path, status, started)
 
-    async def _behind(
+    async def behind(
         self, scope: Scope, receive: Receive, send: Send, header: Header, started: float
     ) -> None:
+        """Serve a request through the Starlette app behind."""
         sender = SendWithId(send, header, self.metrics)
         try:
             await self.app(scope, receive, sender)

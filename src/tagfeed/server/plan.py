@@ -32,6 +32,7 @@ class ServerPlan:
     metrics_port: int | None
     database: str  # the database as the logs name it (no password)
     auth: str
+    interface: str  # TAGFEED_SERVER_INTERFACE: granian's interface to the app, asgi or rsgi
 
     @classmethod
     def of(cls, settings: "Settings", host: str, port: int, workers: int) -> "ServerPlan":
@@ -48,6 +49,7 @@ class ServerPlan:
             metrics_port=settings.metrics_port,
             database=settings.database.display,
             auth=settings.auth_mode,
+            interface=settings.server_interface,
         )
 
     def encode(self) -> str:

@@ -2,8 +2,9 @@
 settings (docs/reliability.md, "Hostile input").
 
 Granian (Rust: hyper and tokio) parses HTTP and moves bytes outside the interpreter; every
-worker is a process of its own, running the ASGI app on uvloop. Measured against uvicorn
-(httptools, uvloop) on this app: docs/performance.md, "Server: granian".
+worker is a process of its own, running the app on uvloop over RSGI (or ASGI,
+``TAGFEED_SERVER_INTERFACE``). Measured against uvicorn (httptools, uvloop) on this app:
+docs/performance.md, "Server: granian".
 
 The bounds are granian's public settings, enforced by hyper before any Python runs:
 
@@ -60,7 +61,9 @@ def serve(plan: ServerPlan) -> None:
         factory=True,
         address=plan.host,
         port=plan.port,
-        interface=Interfaces.ASGI,
+        # RSGI serves the route table without the ASGI glue (api/rsgi_front.py), but
+        # without the slow stream client's bound (config.py): ASGI unless asked.
+        interface=Interfaces.RSGI if plan.interface == "rsgi" else Interfaces.ASGI,
         workers=plan.workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
