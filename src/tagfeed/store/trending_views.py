@@ -30,9 +30,9 @@ the score itself took a new entry in both indexes for every window row of every 
 (docs/performance.md, "Reducer lag, fourth pass").
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tagfeed.reducers.trending import (
     HORIZON_HOURS,
@@ -151,36 +151,58 @@ def _scored(table: str, source: str) -> str:
     )
 
 
-def _rescore_marked(table: str) -> list[Step]:
+@lru_cache
+def _rescore_marked(table: str) -> tuple[Step, ...]:
     marked = f" WHERE window_hours IN ({_WINDOW_LIST}) AND tier < 0"
-    return [
+    source = f"SELECT window_hours, hour, tag, observed, baseline FROM {table}{marked}"
+    return (
         Step(f"DELETE FROM {table}{marked} AND observed = 0 AND baseline = 0"),
-        Step(
-            _scored(
-                table, f"SELECT window_hours, hour, tag, observed, baseline FROM {table}{marked}"
-            )
-        ),
-    ]
+        Step(_scored(table, source)),
+    )
 
 
-def _add_sums(table: str, sums: dict[tuple[int, str], list[int]]) -> Step:
+# The statements of every batch, made once per table (a batch's own cost is its rows).
+@lru_cache
+def _add_hours_sql(table: str) -> str:
+    return (
+        f"INSERT INTO {table} {_COLUMNS} SELECT {HOURS}, r.hour, r.tag, r.n, 0, 0, 0, 0"
+        " FROM {rows} WHERE true" + _ADD.format(table=table)
+    )
+
+
+@lru_cache
+def _add_sums_sql(table: str) -> str:
     """The batch's uses added to the windows and baselines, each row scored as written:
     from its new sums whether inserted or updated (a batch holds one row per key, and
     only this reducer writes the table, so the sums read are the row's)."""
-    return Step(
-        _scored(
-            table,
-            "SELECT r.span AS window_hours, 0 AS hour, r.tag AS tag,"
-            " coalesce(c.observed, 0) + r.observed AS observed,"
-            " coalesce(c.baseline, 0) + r.baseline AS baseline"
-            f" FROM {{rows}} LEFT JOIN {table} AS c"
-            " ON c.window_hours = r.span AND c.hour = 0 AND c.tag = r.tag",
-        ),
-        rows=Rows(
-            (("span", "int"), ("tag", "text"), ("observed", "bigint"), ("baseline", "bigint")),
-            [(span, tag, o, b) for (span, tag), (o, b) in sorted(sums.items())],
-        ),
+    return _scored(
+        table,
+        "SELECT r.span AS window_hours, 0 AS hour, r.tag AS tag,"
+        " coalesce(c.observed, 0) + r.observed AS observed,"
+        " coalesce(c.baseline, 0) + r.baseline AS baseline"
+        f" FROM {{rows}} LEFT JOIN {table} AS c"
+        " ON c.window_hours = r.span AND c.hour = 0 AND c.tag = r.tag",
     )
+
+
+@lru_cache
+def _set_clock_sql(table: str) -> str:
+    return (
+        f"INSERT INTO {table} {_COLUMNS} VALUES (0, 0, '', ?, 0, 0, 0, 0)"
+        " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET observed = excluded.observed"
+    )
+
+
+def _sums(kept: list[tuple[int, str, int]], new: int) -> dict[tuple[int, str], list[int]]:
+    """(window hours, tag) -> [uses in the window, uses in its baseline] of the hours
+    ``kept``, the clock at hour ``new``."""
+    bounds = [(w.hours, new - w.hours, new - w.hours - w.baseline_hours) for w in WINDOWS.values()]
+    sums: dict[tuple[int, str], list[int]] = {}
+    for hour, tag, n in kept:
+        for span, window_from, baseline_from in bounds:
+            if hour > baseline_from:  # in the window (index 0) or its baseline (1)
+                sums.setdefault((span, tag), [0, 0])[hour <= window_from] += n
+    return sums
 
 
 def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
@@ -193,31 +215,15 @@ def plan(table: str, clock: int | None, counts: HourCounts) -> list[Step]:
     steps = _moves(table, clock, new) if clock is not None and moved else []
     kept = sorted((hour, tag, n) for (tag, hour), n in counts.items() if hour > new - HORIZON_HOURS)
     if kept:
-        steps.append(
-            Step(
-                f"INSERT INTO {table} {_COLUMNS} SELECT {HOURS}, r.hour, r.tag, r.n, 0, 0, 0, 0"
-                " FROM {rows} WHERE true" + _ADD.format(table=table),
-                rows=Rows((("hour", "bigint"), ("tag", "text"), ("n", "bigint")), kept),
-            )
-        )
-    sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for hour, tag, n in kept:
-        for w in WINDOWS.values():
-            if hour > new - w.hours:
-                sums[w.hours, tag][0] += n
-            elif hour > new - w.hours - w.baseline_hours:
-                sums[w.hours, tag][1] += n
-    if sums:
-        steps.append(_add_sums(table, sums))
+        hours = Rows((("hour", "bigint"), ("tag", "text"), ("n", "bigint")), kept)
+        steps.append(Step(_add_hours_sql(table), rows=hours))
+    if sums := _sums(kept, new):
+        columns = (("span", "int"), ("tag", "text"), ("observed", "bigint"), ("baseline", "bigint"))
+        rows = [(span, tag, o, b) for (span, tag), (o, b) in sorted(sums.items())]
+        steps.append(Step(_add_sums_sql(table), rows=Rows(columns, rows)))
     if moved:
         steps += _rescore_marked(table)
-    steps.append(
-        Step(
-            f"INSERT INTO {table} {_COLUMNS} VALUES (0, 0, '', ?, 0, 0, 0, 0)"
-            " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET observed = excluded.observed",
-            (new,),
-        )
-    )
+    steps.append(Step(_set_clock_sql(table), (new,)))
     return steps
 
 
