@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as StopFlag
@@ -248,16 +248,17 @@ def append_in_process(url: str, args: argparse.Namespace) -> tuple[Load, float]:
     return load, cpu
 
 
-def session_backends(url: str) -> dict[str, int]:
+def session_backends(url: str, names: Sequence[str] = REDUCERS) -> dict[str, int]:
     """On PostgreSQL, reducer name -> pid of the backend applying its batches (on the
-    same machine: its CPU is read from /proc); {} on SQLite."""
+    same machine: its CPU is read from /proc), for those of ``names`` that hold their
+    lock; {} on SQLite."""
     if url.startswith("sqlite"):
         return {}
 
     async def fetch() -> dict[str, int]:
         conn = await asyncpg.connect(url)
         try:
-            return dict(await conn.fetch(_SESSION_BACKENDS, list(REDUCERS)))
+            return dict(await conn.fetch(_SESSION_BACKENDS, list(names)))
         finally:
             await conn.close()
 
