@@ -171,8 +171,7 @@ def postgres_trends(postgres_url: str) -> Iterator[str]:
     asyncio.run(
         fill(
             f"TRUNCATE {trending_views.TABLE}; INSERT INTO {trending_views.TABLE}"
-            f" SELECT 24, 0, 'tag' || i, 1, 0, 1.0, {score},"
-            f" {trending_views.tier_sql(score)} FROM generate_series(1, 30000) AS i;"
+            f" SELECT 24, 0, 'tag' || i, 1, 0, 1.0, {score} FROM generate_series(1, 30000) AS i;"
             f" ANALYZE {trending_views.TABLE}"
         )
     )

@@ -172,7 +172,8 @@ async def rebuild(
     await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
     await conn.execute(f"DROP TABLE IF EXISTS {fresh}")  # left by a rebuild that was stopped
     await conn.execute(
-        f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
+        " INCLUDING GENERATED)"  # trending's tier (migration 0010)
     )
     built = set()
 

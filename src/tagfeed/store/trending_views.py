@@ -20,14 +20,15 @@ that leave a window join its baseline, those that leave the baseline go), readin
 those hours, and score again the rows that moved (marked).
 
 A GET reads the index on (window_hours, tier DESC): ``tier`` is the score's order of
-magnitude (``tier_sql``), so the ranking is the index's order, then the score within a
-tier (sorted as read: PostgreSQL's incremental sort, SQLite's sort of the "right part
-of the ORDER BY"), stopping at the limit. The index holds the tier, not the score, so
-that a post that changes a tag's score but not its tier changes no indexed column: on
-PostgreSQL the row is updated in place (a HOT update: no new entry in either index),
-and on SQLite the secondary index is not written. Most updates are those; an index on
-the score itself took a new entry in both indexes for every window row of every batch
-(docs/performance.md, "Reducer lag, fourth pass").
+magnitude, a column the database generates from the score (no statement writes it;
+migration 0010: -1 for a marked row, 0 for a score of 0, then one tier per power of
+ten), so the ranking is the index's order, then the score within a tier (sorted as read:
+PostgreSQL's incremental sort, SQLite's sort of the "right part of the ORDER BY"),
+stopping at the limit. The index holds the tier, not the score, so that on PostgreSQL a
+post that changes a tag's score but not its tier changes no indexed column and the row
+is updated in place (a HOT update: no new entry in either index). Most updates are
+those; with the index on the score every window row of every batch took a new entry in
+both indexes (docs/performance.md, "Reducer lag, fourth pass").
 """
 
 from collections.abc import Sequence
@@ -46,21 +47,17 @@ TABLE = "trending_tags"
 
 
 HOURS = -1  # window_hours of the rows of posts per tag and hour
-_COLUMNS = "(window_hours, hour, tag, observed, baseline, expected, score, tier)"
+_COLUMNS = "(window_hours, hour, tag, observed, baseline, expected, score)"
 _ADD = (
     " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET"
     " observed = {table}.observed + excluded.observed,"
     " baseline = {table}.baseline + excluded.baseline"
 )
 # A window's row whose sums change by a move of the clock is marked for scoring again
-# (tier -1, below every real tier, so the scoring finds the marked rows in the index on
-# tier, not by a scan).
+# (score -1, so tier -1, below every real tier: the scoring finds the marked rows in the
+# index on tier, not by a scan).
 DIRTY = -1
-_ADD_MARKED = _ADD + f", tier = {DIRTY}"
-# The tiers' bounds: tier 0 is a score of 0, tier 1 a score below 1, tier 2 below 10 ...
-# the last one 10^12 and above. Comparisons, not a logarithm: exactly monotone, the same
-# on both backends (SQLite may lack math functions).
-_TIER_BOUNDS = [10**k for k in range(13)]
+_ADD_MARKED = _ADD + f", score = {DIRTY}"
 _WINDOW_LIST = ", ".join(str(w.hours) for w in WINDOWS.values())
 
 
@@ -108,7 +105,7 @@ def _moves(table: str, clock: int, new: int) -> list[Step]:
                 f" SELECT {span}, 0, tag,"
                 " -sum(CASE WHEN hour >= ? THEN observed ELSE 0 END),"
                 " sum(CASE WHEN hour >= ? THEN observed ELSE 0 END)"
-                f" - sum(CASE WHEN hour <= ? THEN observed ELSE 0 END), 0, 0, {DIRTY}"
+                f" - sum(CASE WHEN hour <= ? THEN observed ELSE 0 END), 0, {DIRTY}"
                 f" FROM {table} WHERE window_hours = {HOURS}"
                 " AND ((hour >= ? AND hour <= ?) OR (hour >= ? AND hour <= ?))"
                 " GROUP BY tag" + _ADD_MARKED.format(table=table),
@@ -124,40 +121,14 @@ def _moves(table: str, clock: int, new: int) -> list[Step]:
     return steps
 
 
-def tier_sql(score: str) -> str:
-    """The tier of ``score`` (>= 0): non-decreasing in it, so that ordering by (tier
-    DESC, score DESC) is ordering by score."""
-    cases = " ".join(f"WHEN {score} < {bound} THEN {n}" for n, bound in enumerate(_TIER_BOUNDS, 1))
-    return f"(CASE WHEN {score} <= 0 THEN 0 {cases} ELSE {len(_TIER_BOUNDS) + 1} END)"
-
-
-def _scored(table: str, source: str) -> str:
-    """Window rows (window_hours, hour, tag, observed, baseline), as ``source`` selects
-    them with their new sums, written over the rows of their keys with their expected
-    uses, score and tier. MATERIALIZED: each score is worked out once, where a subquery
-    would be flattened and the score's expression copied into every case of the tier's."""
-    expected = _per_window("s.window_hours", "expected", "s.observed", "s.baseline")
-    score = _per_window("s.window_hours", "score", "s.observed", "s.baseline")
-    return (
-        f"WITH x AS MATERIALIZED (SELECT s.*, {expected} AS expected, {score} AS score"
-        f" FROM ({source}) AS s)"
-        f" INSERT INTO {table} {_COLUMNS}"
-        " SELECT window_hours, hour, tag, observed, baseline, expected, score,"
-        f" {tier_sql('CAST(score AS double precision)')} FROM x"
-        " WHERE true"  # lets SQLite parse the ON CONFLICT below
-        " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET observed = excluded.observed,"
-        " baseline = excluded.baseline, expected = excluded.expected,"
-        " score = excluded.score, tier = excluded.tier"
-    )
-
-
 @lru_cache
 def _rescore_marked(table: str) -> tuple[Step, ...]:
     marked = f" WHERE window_hours IN ({_WINDOW_LIST}) AND tier < 0"
-    source = f"SELECT window_hours, hour, tag, observed, baseline FROM {table}{marked}"
+    expected = _per_window("window_hours", "expected", "observed", "baseline")
+    score = _per_window("window_hours", "score", "observed", "baseline")
     return (
         Step(f"DELETE FROM {table}{marked} AND observed = 0 AND baseline = 0"),
-        Step(_scored(table, source)),
+        Step(f"UPDATE {table} SET expected = {expected}, score = {score}{marked}"),
     )
 
 
@@ -165,7 +136,7 @@ def _rescore_marked(table: str) -> tuple[Step, ...]:
 @lru_cache
 def _add_hours_sql(table: str) -> str:
     return (
-        f"INSERT INTO {table} {_COLUMNS} SELECT {HOURS}, r.hour, r.tag, r.n, 0, 0, 0, 0"
+        f"INSERT INTO {table} {_COLUMNS} SELECT {HOURS}, r.hour, r.tag, r.n, 0, 0, 0"
         " FROM {rows} WHERE true" + _ADD.format(table=table)
     )
 
@@ -173,22 +144,27 @@ def _add_hours_sql(table: str) -> str:
 @lru_cache
 def _add_sums_sql(table: str) -> str:
     """The batch's uses added to the windows and baselines, each row scored as written:
-    from its new sums whether inserted or updated (a batch holds one row per key, and
-    only this reducer writes the table, so the sums read are the row's)."""
-    return _scored(
-        table,
-        "SELECT r.span AS window_hours, 0 AS hour, r.tag AS tag,"
-        " coalesce(c.observed, 0) + r.observed AS observed,"
-        " coalesce(c.baseline, 0) + r.baseline AS baseline"
-        f" FROM {{rows}} LEFT JOIN {table} AS c"
-        " ON c.window_hours = r.span AND c.hour = 0 AND c.tag = r.tag",
+    from its new sums whether inserted or updated."""
+    observed, baseline = (
+        f"({table}.observed + excluded.observed)",
+        f"({table}.baseline + excluded.baseline)",
+    )
+    return (
+        f"INSERT INTO {table} {_COLUMNS}"
+        " SELECT r.span, 0, r.tag, r.observed, r.baseline,"
+        f" {_per_window('r.span', 'expected', 'r.observed', 'r.baseline')},"
+        f" {_per_window('r.span', 'score', 'r.observed', 'r.baseline')}"
+        " FROM {rows} WHERE true"  # WHERE: lets SQLite parse the ON CONFLICT below
+        + _ADD.format(table=table)
+        + f", expected = {_per_window(f'{table}.window_hours', 'expected', observed, baseline)}"
+        + f", score = {_per_window(f'{table}.window_hours', 'score', observed, baseline)}"
     )
 
 
 @lru_cache
 def _set_clock_sql(table: str) -> str:
     return (
-        f"INSERT INTO {table} {_COLUMNS} VALUES (0, 0, '', ?, 0, 0, 0, 0)"
+        f"INSERT INTO {table} {_COLUMNS} VALUES (0, 0, '', ?, 0, 0, 0)"
         " ON CONFLICT (window_hours, hour, tag) DO UPDATE SET observed = excluded.observed"
     )
 
