@@ -4,6 +4,7 @@ on PostgreSQL a batch that leaves every row's tier as it was updates the rows in
 (HOT), and one that moves a tag to another tier does not; migration 0010 gives the rows
 already there their tiers, and its downgrade puts the index on score back."""
 
+import asyncio
 import sqlite3
 from collections import Counter
 from datetime import timedelta
@@ -107,3 +108,33 @@ def test_migration_0010_tiers_the_rows_there_and_goes_back(tmp_path: Path) -> No
     assert "trending_tags_by_score" in indexes
     assert "trending_tags_by_tier" not in indexes
     assert kept == scores
+
+
+@pytest.mark.postgres
+async def test_postgres_migration_0010_tiers_the_rows_there_and_goes_back(
+    postgres_url: str,
+) -> None:
+    """On the session's database (at head): down to 0009, rows with scores, up again (the
+    STORED column computed for the rows there), down and up once more; head at the end
+    whatever happens."""
+    scores = {"zero": 0.0, "half": 0.5, "fifty": 50.0, "lots": 5000.0}
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(f"TRUNCATE {TABLE}")
+        await asyncio.to_thread(downgrade, postgres_url, "0009")
+        await conn.executemany(
+            f"INSERT INTO {TABLE} VALUES (24, 0, $1, 1, 0, 1.0, $2)", list(scores.items())
+        )
+        await asyncio.to_thread(upgrade, postgres_url)
+        tiers = dict(await conn.fetch(f"SELECT tag, tier FROM {TABLE}"))
+        assert tiers == {"zero": 0, "half": 1, "fifty": 3, "lots": 5}
+        index = "SELECT indexname FROM pg_indexes WHERE tablename = $1 AND indexname LIKE '%by%'"
+        assert await conn.fetchval(index, TABLE) == "trending_tags_by_tier"
+        await asyncio.to_thread(downgrade, postgres_url, "0009")
+        assert await conn.fetchval(index, TABLE) == "trending_tags_by_score"
+        kept = dict(await conn.fetch(f"SELECT tag, score FROM {TABLE}"))
+        assert kept == scores
+    finally:
+        await asyncio.to_thread(upgrade, postgres_url)
+        await conn.execute(f"TRUNCATE {TABLE}")
+        await conn.close()
