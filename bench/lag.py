@@ -56,9 +56,11 @@ CHECKPOINTS = "SELECT name, position FROM reducer_checkpoints"
 # (sample started, sample ended, {reducer: checkpoint}), times from time.time()
 Sample = tuple[float, float, dict[str, int]]
 # The PostgreSQL backend serving each reducer's session: the one holding its advisory
-# lock (two keys: "tagr" and the hash of its name, store/postgres_views.py).
+# lock (two keys: "tagr" and the hash of its name, store/postgres_views.py) in this
+# database (pg_locks shows every database's: other tagfeeds on the same server).
 _SESSION_BACKENDS = """SELECT r.name, l.pid FROM unnest($1::text[]) AS r (name)
     JOIN pg_locks AS l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND l.classid = x'74616772'::int::oid
     AND l.objid::bigint = hashtext(r.name)::bigint & 4294967295"""
 
