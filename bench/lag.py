@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as StopFlag
@@ -55,6 +55,14 @@ REDUCERS = ("tags", "trending")
 CHECKPOINTS = "SELECT name, position FROM reducer_checkpoints"
 # (sample started, sample ended, {reducer: checkpoint}), times from time.time()
 Sample = tuple[float, float, dict[str, int]]
+# The PostgreSQL backend serving each reducer's session: the one holding its advisory
+# lock (two keys: "tagr" and the hash of its name, store/postgres_views.py) in this
+# database (pg_locks shows every database's: other tagfeeds on the same server).
+_SESSION_BACKENDS = """SELECT r.name, l.pid FROM unnest($1::text[]) AS r (name)
+    JOIN pg_locks AS l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = x'74616772'::int::oid
+    AND l.objid::bigint = hashtext(r.name)::bigint & 4294967295"""
 
 
 def _sample_sqlite(path: str, interval: float, stop: StopFlag) -> list[Sample]:
@@ -242,6 +250,23 @@ def append_in_process(url: str, args: argparse.Namespace) -> tuple[Load, float]:
     return load, cpu
 
 
+def session_backends(url: str, names: Sequence[str] = REDUCERS) -> dict[str, int]:
+    """On PostgreSQL, reducer name -> pid of the backend applying its batches (on the
+    same machine: its CPU is read from /proc), for those of ``names`` that hold their
+    lock; {} on SQLite."""
+    if url.startswith("sqlite"):
+        return {}
+
+    async def fetch() -> dict[str, int]:
+        conn = await asyncpg.connect(url)
+        try:
+            return dict(await conn.fetch(_SESSION_BACKENDS, list(names)))
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
 def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
     load_before = os.getloadavg()
     os.environ["TAGFEED_RUN_REDUCERS"] = "true" if args.reducers == "serve" else "false"
@@ -256,10 +281,12 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
             reducers = [p.pid for p in stack.enter_context(reducer_processes(url, tmp))]
             pids += reducers
         time.sleep(2)  # the reducers take their leases
+        backends = session_backends(url) if reducers else {}
         samples_file = tmp / "samples.json"
         with sampler(url, args.sample_ms / 1000, samples_file):
             cpu, client_cpu = sum(tree_cpu_seconds(pid) for pid in pids), time.process_time()
             reducers_cpu = [tree_cpu_seconds(pid) for pid in reducers]
+            backends_cpu = {name: tree_cpu_seconds(pid) for name, pid in backends.items()}
             waited = sum(tree_runqueue_wait_seconds(pid) for pid in pids)
             if args.driver == "http":
                 load = post_over_http(int(server.url.rpartition(":")[2]), args)
@@ -273,6 +300,9 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
             reducers_cpu = [
                 tree_cpu_seconds(p) - c for p, c in zip(reducers, reducers_cpu, strict=True)
             ]
+            backends_cpu = {
+                name: tree_cpu_seconds(backends[name]) - used for name, used in backends_cpu.items()
+            }
     samples: list[Sample] = json.loads(samples_file.read_text())
     events = [e for e in recorded(url, 0) if e[1] >= load.epoch_start + args.warmup]
     result: dict[str, object] = {
@@ -297,6 +327,11 @@ def measure(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
         "reducer_cpu_us_per_event": {
             name: round(used * 1e6 / load.answered, 1)
             for name, used in zip(REDUCERS, reducers_cpu, strict=False)
+        },
+        # on PostgreSQL, the CPU time of the backend of each reducer's session per event
+        # posted: the database's share of a reducer's batches (its statements)
+        "database_cpu_us_per_event": {
+            name: round(used * 1e6 / load.answered, 1) for name, used in backends_cpu.items()
         },
         "sample_ms": args.sample_ms,
         "samples": len(samples),

@@ -93,7 +93,7 @@ def test_a_reducer_process_serves_its_position_and_lag(database_url: str, tmp_pa
         seen = scrape_until(port, lambda s: gauges(s, "tags")[0] == head, log)
         assert gauges(seen, "tags") == (head, head, 0)
         # Its store's calls are there too (the reads of the log).
-        calls = ("tagfeed_db_call_duration_seconds_count", (("op", "read_events"),))
+        calls = ("tagfeed_db_call_duration_seconds_count", (("op", "read_tagged"),))
         assert seen[calls] >= 1
         later = post(database_url, 30, seed=1)  # appended by another process
         seen = scrape_until(port, lambda s: gauges(s, "tags")[0] == later, log)

@@ -3,6 +3,7 @@ Read from the plans each backend gives for the exact SQL the adapters send."""
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tagfeed.domain.counting import pieces_of
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.store import postgres, sqlite
+from tagfeed.store import postgres, sqlite, trending_views
 from tagfeed.store.migrate import upgrade
 
 TAG_AND_RANGE = MessageFilter(
@@ -143,3 +144,46 @@ def test_postgres_count_reads_counters_and_edges_by_index(
 def test_postgres_get_by_id_uses_the_primary_key(postgres_rows: str) -> None:
     plan = asyncio.run(postgres_plan(postgres_rows, postgres.GET_QUERY, [AFTER.id], seqscan=True))
     assert "Index Scan using messages_pkey" in plan, plan
+
+
+def test_sqlite_trending_reads_the_index_on_tiers(sqlite_db: Path) -> None:
+    """The ranking: the window's tiers from the top by index, each sorted by score as read
+    (the "right part" of the ORDER BY), not the whole window sorted."""
+    plan = sqlite_plan(sqlite_db, trending_views.top_query(), [24, 10])
+    assert "SEARCH trending_tags USING INDEX trending_tags_by_tier (window_hours=? AND tier>?)" in (
+        plan
+    ), plan
+    assert "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY" in plan, plan
+
+
+@pytest.fixture
+def postgres_trends(postgres_url: str) -> Iterator[str]:
+    """30,000 tags in the 24h window, a tenth trending over six tiers; then ANALYZE."""
+
+    async def fill(sql: str) -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    score = "(CASE WHEN i % 10 = 0 THEN power(10, (i % 60) / 10.0) ELSE 0 END)"
+    asyncio.run(
+        fill(
+            f"TRUNCATE {trending_views.TABLE}; INSERT INTO {trending_views.TABLE}"
+            f" SELECT 24, 0, 'tag' || i, 1, 0, 1.0, {score} FROM generate_series(1, 30000) AS i;"
+            f" ANALYZE {trending_views.TABLE}"
+        )
+    )
+    yield postgres_url
+    asyncio.run(fill(f"TRUNCATE {trending_views.TABLE}"))
+
+
+@pytest.mark.postgres
+def test_postgres_trending_reads_the_index_on_tiers(postgres_trends: str) -> None:
+    plan = asyncio.run(
+        postgres_plan(postgres_trends, postgres._TOP_TRENDING, [24, 10], seqscan=True)
+    )
+    assert "Index Scan using trending_tags_by_tier" in plan, plan
+    assert "Incremental Sort" in plan, plan
+    assert "Seq Scan" not in plan, plan

@@ -27,4 +27,4 @@ def test_a_batch_is_the_same_few_statements_whatever_its_size() -> None:
 def test_a_move_of_the_clock_adds_the_moves_and_the_rescoring() -> None:
     moved = plan(TABLE, CLOCK - 1, batch(10))
     assert len(moved) == len(plan(TABLE, CLOCK, batch(10))) + 4 + 2
-    assert sum("score < 0" in step.sql for step in moved) == 2  # delete emptied, rescore
+    assert sum("tier < 0" in step.sql for step in moved) == 2  # delete emptied, rescore

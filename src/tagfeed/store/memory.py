@@ -16,8 +16,8 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
-from tagfeed.reducers import Reducer, trending
-from tagfeed.store.codec import message_payload
+from tagfeed.reducers import Reducer, Tagged, tagged, trending
+from tagfeed.store.codec import decode, message_payload
 from tagfeed.store.errors import LeaseHeld
 from tagfeed.store.head import HeadWatch
 from tagfeed.store.port import (
@@ -189,6 +189,11 @@ class MemoryStore:
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         return self.events[after : after + limit]
+
+    async def read_tagged(self, after: int, limit: int) -> tuple[int, list[Tagged]]:
+        stored = self.events[after : after + limit]
+        events = [decode(event).event for event in stored]
+        return (stored[-1].position if stored else after), list(tagged(events))
 
     def seen_head(self) -> int:
         return self._watch.seen

@@ -23,7 +23,7 @@ from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
-from tagfeed.reducers import Reducer
+from tagfeed.reducers import Reducer, Tagged
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +241,13 @@ class Store(Protocol):
         """Up to ``limit`` committed events with positions above ``after``, in position
         order. Positions have no gaps: calling again with the last position read never
         skips an event, even one whose transaction was still running."""
+
+    async def read_tagged(self, after: int, limit: int) -> tuple[int, list[Tagged]]:
+        """What a catch-up of a counting view folds (``Reducer.fold_tagged``) of the events
+        ``read_events`` would give: the last position read (``after`` when none) and each
+        message's (tag, created_at in µs since the epoch), in no particular order, their
+        payloads decoded in one call. Raises UnknownEvent for an event of a type or version
+        this code cannot fold."""
 
     def seen_head(self) -> int:
         """The highest position this process knows to be committed (its own appends,

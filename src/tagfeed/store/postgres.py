@@ -41,9 +41,9 @@ from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
-from tagfeed.reducers import Reducer, counts, messages
+from tagfeed.reducers import Reducer, Tagged, counts, messages
 from tagfeed.store import postgres_bulk, postgres_rebuild, trending_views
-from tagfeed.store.codec import message_payload
+from tagfeed.store.codec import check_types, message_payload, tagged_of
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
 from tagfeed.store.metered import timed
@@ -634,6 +634,23 @@ class PostgresStore:
         if events:
             self._watch.advance(events[-1].position)
         return events
+
+    async def read_tagged(self, after: int, limit: int) -> tuple[int, list[Tagged]]:
+        unknown, payloads, last = await self._run(
+            "read_tagged",
+            lambda conn: conn.fetchrow(
+                postgres_rebuild.READ_CHUNK,
+                after,
+                after + limit,
+                MESSAGE_POSTED,
+                MESSAGE_POSTED_VERSION,
+            ),
+        )
+        if payloads is None:
+            return after, []
+        check_types(unknown, after, last)
+        self._watch.advance(last)
+        return last, tagged_of(payloads)
 
     async def reducer_checkpoint(self, name: str) -> int:
         position = await self._run(

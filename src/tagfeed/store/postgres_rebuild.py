@@ -40,9 +40,11 @@ MAINTENANCE_WORK_MEM = "256MB"  # the index builds' sort memory, this connection
 # whatever the planner knows of the table (a LIMIT made it sort the rest of the log when
 # the table had no statistics yet). The order within a chunk does not matter: the folds
 # are sums, minimums and maximums, and the messages view is a heap.
-_READ_CHUNK = """
+# (events of unknown type or version, the payloads as one JSON array, the last position)
+# of the range of positions after $1 up to $2: no gaps, so the events there.
+READ_CHUNK = """
 SELECT count(*) FILTER (WHERE type <> $3 OR version <> $4),
-       '[' || string_agg(payload::text, ',') || ']'
+       '[' || string_agg(payload::text, ',') || ']', max(position)
 FROM events WHERE position > $1 AND position <= $2
 """
 _HEAD = "SELECT position FROM event_head WHERE id = 1"
@@ -84,8 +86,8 @@ def _reading(conn: asyncpg.Connection, through: int, size: int) -> Fetch:
     async def fetch(after: int) -> Chunk | None:
         while after < through:
             upto = min(after + size, through)
-            unknown, payloads = await conn.fetchrow(
-                _READ_CHUNK, after, upto, MESSAGE_POSTED, MESSAGE_POSTED_VERSION
+            unknown, payloads, _ = await conn.fetchrow(
+                READ_CHUNK, after, upto, MESSAGE_POSTED, MESSAGE_POSTED_VERSION
             )
             check_types(unknown, after, upto)
             if payloads is not None:
@@ -172,7 +174,8 @@ async def rebuild(
     await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
     await conn.execute(f"DROP TABLE IF EXISTS {fresh}")  # left by a rebuild that was stopped
     await conn.execute(
-        f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
+        " INCLUDING GENERATED)"  # trending's tier (migration 0010)
     )
     built = set()
 

@@ -33,7 +33,7 @@ from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
-from tagfeed.reducers import Reducer
+from tagfeed.reducers import Reducer, Tagged
 from tagfeed.store import sqlite_bulk, sqlite_log, sqlite_rebuild, trending_views
 from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
 from tagfeed.store.head import HeadWatch
@@ -800,6 +800,15 @@ class SQLiteStore:
         if events:
             self._watch.advance(events[-1].position)
         return events
+
+    async def read_tagged(self, after: int, limit: int) -> tuple[int, list[Tagged]]:
+        last, tagged = await self._read(
+            "read_tagged",
+            lambda conn: sqlite_log.read_tagged(conn, after, limit),
+            inline=limit <= 1000,
+        )
+        self._watch.advance(last)
+        return last, tagged
 
     async def reducer_checkpoint(self, name: str) -> int:
         def query(conn: sqlite3.Connection) -> int:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
-from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, MessagePosted
+from tagfeed.domain.events import MessagePosted
 from tagfeed.domain.model import Message
 from tagfeed.reducers import Reducer, Tagged, messages
 from tagfeed.store import sqlite_log
@@ -58,14 +58,6 @@ _SET_CHECKPOINT = (
     "INSERT INTO reducer_checkpoints (name, position) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
 )
-# Positions have no gaps, so a chunk is a range of them. The order within a chunk does
-# not matter: the folds are sums, minimums and maximums, and the messages are sorted.
-_READ_CHUNK = f"""
-SELECT count(*) - count(CASE WHEN type = '{MESSAGE_POSTED}'
-                             AND version = {MESSAGE_POSTED_VERSION} THEN 1 END),
-       CAST('[' || group_concat(payload, ',') || ']' AS BLOB)
-FROM events WHERE position > ? AND position <= ?
-"""
 
 
 def log_chunks(
@@ -76,7 +68,7 @@ def log_chunks(
     code cannot fold."""
     while after < through:
         upto = min(after + size, through)
-        unknown, payloads = conn.execute(_READ_CHUNK, (after, upto)).fetchone()
+        unknown, payloads, _ = conn.execute(sqlite_log.READ_CHUNK, (after, upto)).fetchone()
         check_types(unknown, after, upto)
         if payloads is not None:  # None: no event there (a gap would be a bug of the log)
             yield upto, payloads
