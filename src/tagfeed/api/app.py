@@ -194,16 +194,14 @@ def app_from_environment() -> Any:
     """Factory for granian (``tagfeed serve``, ``server/serving.py``), called once in each
     worker process: the settings of this process (read once, ``config.py``), and the
     interpreter tuned for serving (``runtime.py``), which ends with granian's main process
-    (``runtime.stop_with_parent``). The app answers over RSGI and ASGI alike
-    (``rsgi_front.py``); granian calls the interface the settings chose."""
+    (``runtime.stop_with_parent``). The ASGI front itself, or, with
+    ``TAGFEED_SERVER_INTERFACE=rsgi``, the RSGI front around it (``rsgi_front.py``): the
+    default interface pays no extra hop for the other one."""
     stop_with_parent()
+    settings = settings_for_this_process()
     shared = os.environ.get(DIR_VARIABLE)
-    front = create_app(
-        settings_for_this_process(),
-        metrics_dir=Path(shared) if shared else None,
-        serving=True,
-    )
+    front = create_app(settings, metrics_dir=Path(shared) if shared else None, serving=True)
     assert isinstance(front, Front)
-    app = RsgiFront(front)
+    app: Front | RsgiFront = RsgiFront(front) if settings.server_interface == "rsgi" else front
     tune_for_serving()
     return app

@@ -35,7 +35,7 @@ from granian.rsgi import (  # type: ignore[attr-defined]
     ProtocolError,
     Scope,
 )
-from starlette.types import Message, Receive, Send
+from starlette.types import Message
 
 from tagfeed.api.exchange import Call
 from tagfeed.api.front import Front
@@ -190,17 +190,14 @@ async def _reported(task: "asyncio.Task[None]", done: "asyncio.Future[None]", st
 
 
 class RsgiFront:
-    """The app granian serves: ASGI (``__call__``: the front itself, the default) or,
-    with ``TAGFEED_SERVER_INTERFACE=rsgi``, RSGI (``__rsgi__``)."""
+    """The app granian serves over RSGI (``TAGFEED_SERVER_INTERFACE=rsgi``); over ASGI,
+    the default, it serves ``front`` itself (``app.app_from_environment``)."""
 
     def __init__(self, front: Front) -> None:
         self.front = front
         self.routes = front.routes
         self.parts = front.parts
         self.lifespan = Lifespan(front)
-
-    async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
-        await self.front(scope, receive, send)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

@@ -2,7 +2,7 @@
 settings (docs/reliability.md, "Hostile input").
 
 Granian (Rust: hyper and tokio) parses HTTP and moves bytes outside the interpreter; every
-worker is a process of its own, running the app on uvloop over RSGI (or ASGI,
+worker is a process of its own, running the app on uvloop over ASGI (or RSGI,
 ``TAGFEED_SERVER_INTERFACE``). Measured against uvicorn (httptools, uvloop) on this app:
 docs/performance.md, "Server: granian".
 
