@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.database import DEFAULT_ADMIN_URL
-from bench.scenarios import BY_NAME, PGBENCH, SCENARIOS, SQLITE_ONLY
+from bench.scenarios import BY_NAME, PGBENCH, POSTGRES_ONLY, SCENARIOS, SQLITE_ONLY
 
 BENCH_DIR = Path(__file__).parent
 QUICK_MESSAGES = 100_000
@@ -92,7 +92,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     if a.backend != "postgres":
-        names = [n for n in names if n != PGBENCH]  # it measures PostgreSQL itself
+        # pgbench and the PostgreSQL floor measure PostgreSQL
+        names = [n for n in names if n != PGBENCH and BY_NAME[n].target not in POSTGRES_ONLY]
     else:  # the floor apps read the bench's SQLite file
         names = [n for n in names if BY_NAME[n].target not in SQLITE_ONLY]
     chosen = tuple(s.name for s in SCENARIOS if s.name in names)

@@ -27,7 +27,7 @@ from bench.report import Memory, Report, Row, Scaling, console, write
 from bench.scenarios import (
     BY_NAME,
     FLOOR,
-    FLOOR_OF,
+    FLOOR_PG,
     FLOOR_RSGI,
     FLOOR_STORED,
     GET_BY_ID,
@@ -37,6 +37,7 @@ from bench.scenarios import (
     PEER_RSGI,
     PGBENCH,
     POST_RANDOM,
+    floor_of,
     write_request_files,
 )
 from bench.servers import Running, app_server, nginx_server, peer_server, tagfeed_server
@@ -141,7 +142,7 @@ def _report(
             nginx,
             None if name == GET_BY_ID else get,
             samples.get(PEER_OF.get(name, "")),
-            samples.get(FLOOR_OF.get(name, "")),
+            samples.get(floor_of(name, options.backend) or ""),
         )
         for name in options.scenarios
         if samples[name]
@@ -245,18 +246,22 @@ _APPS = {
     PEER_RSGI: ("bench.rsgi_apps:peer", "rsgi", False),
     FLOOR_RSGI: ("bench.rsgi_apps:floor", "rsgi", True),
     FLOOR_STORED: ("bench.floor:app", "asgi", True),
+    FLOOR_PG: ("bench.floor_pg:app", "asgi", True),
 }
 
 
 def _others(options: Options, url: str, work: Path, stack: ExitStack) -> dict[str, Running]:
     """The floor and RSGI apps the chosen scenarios need, started on the bench's SQLite
-    file (the floor's posts go to a file of their own, one per app)."""
+    file (the floor's posts go to a file of their own, one per app), or for the
+    PostgreSQL floor in the bench's database (a table of its own)."""
     wanted = {BY_NAME[name].target for name in options.scenarios} & _APPS.keys()
     started = {}
     for kind in sorted(wanted):
         target, interface, database = _APPS[kind]
         env = {}
-        if database:
+        if kind == FLOOR_PG:
+            env["BENCH_FLOOR_PG_URL"] = url
+        elif database:
             env["BENCH_FLOOR_DATABASE"] = sqlite_path(url)
             env["BENCH_FLOOR_WRITES"] = str(work / f"{kind}-writes.db")
         if kind == FLOOR_STORED:

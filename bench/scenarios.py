@@ -26,6 +26,8 @@ PEER_RSGI = "peer_rsgi"
 FLOOR_RSGI = "floor_rsgi"
 FLOOR_STORED = "floor_stored"  # the floor, its page of stored JSON (the hottest tag only)
 SQLITE_ONLY = frozenset({FLOOR, FLOOR_RSGI, FLOOR_STORED})  # they read the bench's file
+FLOOR_PG = "floor_pg"  # the POST floor on PostgreSQL (bench/floor_pg.py)
+POSTGRES_ONLY = frozenset({FLOOR_PG})
 PGBENCH = "pgbench_insert"
 POST_RANDOM = "post_random"
 GET_BY_ID = "get_by_id"
@@ -54,6 +56,7 @@ SCENARIOS = (
     Scenario(
         "floor_page_stored", "floor: page of stored JSON", FLOOR_STORED, "page_hot_tag", False
     ),
+    Scenario("floor_post_pg", "floor on PostgreSQL: group-committed insert", FLOOR_PG, POST_RANDOM),
     Scenario("rsgi_peer_get", "bare peer on RSGI: GET", PEER_RSGI, GET_BY_ID, False),
     Scenario(
         "rsgi_peer_page", "bare peer on RSGI: 50-message list", PEER_RSGI, "page_hot_tag", False
@@ -90,6 +93,7 @@ PEER_OF = {
     "floor_get": "peer_get",
     "floor_page": "peer_page",
     "floor_post": "peer_post",
+    "floor_post_pg": "peer_post",
     "floor_page_stored": "peer_page",
     "rsgi_peer_get": "peer_get",
     "rsgi_peer_page": "peer_page",
@@ -113,6 +117,15 @@ FLOOR_OF = {
     "rsgi_floor_page": "floor_page",
     "rsgi_floor_post": "floor_post",
 }
+# On PostgreSQL the posts' floor is its own (the SQLite floors read the bench's file).
+_FLOOR_OF_POSTGRES = {POST_RANDOM: "floor_post_pg", "post_hot_tag": "floor_post_pg"}
+
+
+def floor_of(name: str, backend: str) -> str | None:
+    """The floor scenario ``name`` is held against on ``backend``, if any."""
+    if backend == "postgres":
+        return _FLOOR_OF_POSTGRES.get(name)
+    return FLOOR_OF.get(name)
 
 
 class PrepareError(RuntimeError):

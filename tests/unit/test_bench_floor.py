@@ -3,18 +3,20 @@ and answer in the contract's shapes, so ``x floor`` compares like with like: the
 message's JSON as tagfeed writes it, a page of 50 newest first with a next link when
 there is more, a post answered only once committed. The RSGI forms run in a real granian."""
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from bench.floor_store import SCHEMA, FloorStore
 from bench.options import parse_options
-from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH
+from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH, floor_of
 from bench.servers import app_server
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.store.codec import message_payload
@@ -126,12 +128,63 @@ def test_every_floor_reference_is_a_floor_scenario_of_the_same_route() -> None:
     assert set(PEER_OF) == held
 
 
-def test_the_floor_runs_by_default_on_sqlite_rsgi_when_named_never_on_postgres() -> None:
+def test_each_backend_runs_its_own_floors_by_default_rsgi_when_named() -> None:
     sqlite = parse_options([]).scenarios
     assert {"floor_get", "floor_page", "floor_post"} <= set(sqlite)
     assert not [name for name in sqlite if name.startswith("rsgi_")]
+    assert "floor_post_pg" not in sqlite
     named = parse_options(["--scenarios", "rsgi_floor_get,floor_page_stored"]).scenarios
     assert named == ("floor_page_stored", "rsgi_floor_get")
     postgres = parse_options(["--backend", "postgres"]).scenarios
     assert "get_by_id" in postgres
-    assert not [name for name in postgres if "floor" in name]
+    assert [name for name in postgres if "floor" in name] == ["floor_post_pg"]
+
+
+def test_posts_on_postgres_are_held_against_the_postgresql_floor() -> None:
+    for post in ("post_random", "post_hot_tag"):
+        assert floor_of(post, "postgres") == "floor_post_pg"
+        assert floor_of(post, "sqlite") == "floor_post"
+    assert floor_of("get_by_id", "postgres") is None  # no read floor on PostgreSQL
+    assert BY_NAME["floor_post_pg"].requests == BY_NAME["post_random"].requests
+
+
+@pytest.mark.postgres
+async def test_the_postgresql_floor_answers_each_post_after_its_commit(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Posts sent at once are answered 201 in the contract's shape, each row committed
+    before its answer (read back on another connection), the batch of them together."""
+    env = {"BENCH_FLOOR_PG_URL": postgres_url}
+    with app_server("bench.floor_pg:app", "asgi", 1, tmp_path / "pg.log", env) as running:
+        async with httpx.AsyncClient(base_url=running.url) as client:
+
+            async def post(i: int) -> httpx.Response:
+                body = json.dumps({"text": f"hi {i}", "tag": f"t{i % 3}"}).encode()
+                return await client.post(
+                    "/v1/messages", content=body, headers={"X-User-ID": f"u{i}"}
+                )
+
+            answers = await asyncio.gather(*(post(i) for i in range(40)))
+            conn = await asyncpg.connect(postgres_url)
+            try:
+                for i, answer in enumerate(answers):
+                    assert answer.status_code == 201
+                    message = answer.json()
+                    assert answer.headers["location"] == f"/v1/messages/{message['id']}"
+                    assert (message["text"], message["tag"], message["user_id"]) == (
+                        f"hi {i}", f"t{i % 3}", f"u{i}"
+                    )  # fmt: skip
+                    row = await conn.fetchrow(
+                        "SELECT text, tag, user_id, created_at FROM floor_messages"
+                        " WHERE id = $1::uuid",
+                        message["id"],
+                    )
+                    assert row is not None, "answered before its row was committed"
+                    assert (row["text"], row["tag"], row["user_id"]) == (
+                        f"hi {i}", f"t{i % 3}", f"u{i}"
+                    )  # fmt: skip
+                    stamp = row["created_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                    assert stamp == message["created_at"]
+                assert await conn.fetchval("SELECT count(*) FROM floor_messages") == 40
+            finally:
+                await conn.close()
