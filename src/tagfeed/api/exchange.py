@@ -13,10 +13,10 @@ two messages ASGI requires.
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-# granian.rsgi's public names, which mypy takes for private (imported without `as X`)
-from granian.rsgi import Headers as RsgiHeaders  # type: ignore[attr-defined]
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
+
+from tagfeed.api.headers import first_header, header_values
 
 if TYPE_CHECKING:
     from tagfeed.api.parts import AppParts
@@ -26,44 +26,10 @@ JSON: Header = (b"content-type", b"application/json")
 RawHeaders = Sequence[Header]
 
 
-class HasScope(Protocol):
-    """What header lookups need: a Call, or a Starlette Request."""
-
-    scope: MutableMapping[str, Any]
-
-
 class RsgiProto(Protocol):
     """What a Reply uses of granian's RSGI HTTP protocol object (``granian.rsgi``)."""
 
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
-
-
-# A scope's headers are ASGI's list of (lower-case name, value) bytes, or, for a request
-# the RSGI front serves straight from the table (``rsgi_front.py``), granian's own
-# mapping (lower-case ``str`` names and values; hyper leaves out a value that is not
-# visible ASCII, so such a header is absent there).
-
-
-def header_values(scope: MutableMapping[str, Any], name: bytes) -> list[str]:
-    """Every value of header ``name`` (lower case, as ASGI gives names), in order."""
-    headers = scope["headers"]
-    if type(headers) is RsgiHeaders:
-        # get_all is granian's (RSGI 1.6), missing from its type stub
-        return list(headers.get_all(name.decode("latin-1")))  # type: ignore[attr-defined]
-    return [value.decode("latin-1") for key, value in headers if key == name]
-
-
-def first_header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
-    """The first value of header ``name``, None when absent (as Starlette's
-    ``headers.get``)."""
-    headers = scope["headers"]
-    if type(headers) is RsgiHeaders:
-        value = headers.get(name.decode("latin-1"))
-        return None if value is None else str(value)
-    for key, value in headers:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 class Call:

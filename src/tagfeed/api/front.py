@@ -23,7 +23,8 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tagfeed.api.endpoints import Endpoint
-from tagfeed.api.exchange import Call, Header, Reply, RsgiProto, first_header
+from tagfeed.api.exchange import Call, Header, Reply, RsgiProto
+from tagfeed.api.headers import first_header
 from tagfeed.api.parts import AppParts
 from tagfeed.api.problems import EXPECTED, answer_to
 from tagfeed.api.routes import REPLAYED

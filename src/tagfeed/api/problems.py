@@ -11,7 +11,8 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from tagfeed.api.exchange import HasScope, Reply, raw_headers
+from tagfeed.api.exchange import Reply, raw_headers
+from tagfeed.api.headers import HasScope
 from tagfeed.api.schemas import Problem, encoder
 from tagfeed.auth.errors import AuthError, Forbidden, NotAuthenticated
 from tagfeed.domain.errors import InvalidInput, MessageNotFound

@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
-from tagfeed.api.exchange import HasScope, first_header
+from tagfeed.api.headers import HasScope, first_header
 from tagfeed.auth.errors import NotAuthenticated
 from tagfeed.auth.identity import Identity
 from tagfeed.auth.jwt_keys import KeyRing
