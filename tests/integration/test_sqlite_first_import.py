@@ -21,7 +21,8 @@ import pytest
 
 from tagfeed.store import sqlite_bulk
 from tagfeed.store.port import ImportBatch
-from tagfeed.store.sqlite import sqlite_path, translate_error
+from tagfeed.store.sqlite import sqlite_path
+from tagfeed.store.sqlite_errors import translate_error
 from tests.conftest import migrated_sqlite_url
 
 WAL_HEADER = b"\x02\x02"  # bytes 18-19 of the file: write and read version 2 mean WAL
