@@ -18,7 +18,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from starlette.applications import Starlette
@@ -40,6 +40,7 @@ SCHEMA = (
 INSERT = """INSERT INTO floor_messages (id, text, tag, user_id, created_at)
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])"""
 _JSON = "application/json"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class GroupCommit:
@@ -66,16 +67,18 @@ class GroupCommit:
                 [r[1] for r in rows],
                 [r[2] for r in rows],
                 [r[3] for r in rows],
-                [datetime.fromtimestamp(r[4] / 1_000_000, UTC) for r in rows],
+                [_EPOCH + timedelta(microseconds=r[4]) for r in rows],  # exact, no float
             ]
             try:
                 await self._conn.execute(INSERT, *columns)
             except Exception as exc:  # every waiter gets the failure
                 for _, done in batch:
-                    done.set_exception(exc)
+                    if not done.done():  # not a waiter that went away (cancelled)
+                        done.set_exception(exc)
             else:
                 for _, done in batch:
-                    done.set_result(None)
+                    if not done.done():
+                        done.set_result(None)
 
 
 class _State:

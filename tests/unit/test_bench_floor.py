@@ -6,6 +6,7 @@ there is more, a post answered only once committed. The RSGI forms run in a real
 import asyncio
 import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,8 @@ import asyncpg
 import httpx
 import pytest
 
+from bench.floor_pg import SCHEMA as SCHEMA_PG
+from bench.floor_pg import GroupCommit
 from bench.floor_store import SCHEMA, FloorStore
 from bench.options import parse_options
 from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH, floor_of
@@ -188,3 +191,27 @@ async def test_the_postgresql_floor_answers_each_post_after_its_commit(
                 assert await conn.fetchval("SELECT count(*) FROM floor_messages") == 40
             finally:
                 await conn.close()
+
+
+@pytest.mark.postgres
+async def test_a_waiter_that_went_away_does_not_stop_the_others_of_its_batch(
+    postgres_url: str,
+) -> None:
+    """A post whose request was cancelled while its batch was being inserted (a client
+    that hung up): the other posts of that batch are still answered."""
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        for statement in SCHEMA_PG:
+            await conn.execute(statement)
+        writer = GroupCommit(conn)
+        rows = [
+            (str(uuid.uuid4()), f"t{i}", "tag", "u", 1_764_000_000_000_000 + i) for i in range(2)
+        ]
+        gone = asyncio.create_task(writer.insert(rows[0]))
+        kept = asyncio.create_task(writer.insert(rows[1]))
+        await asyncio.sleep(0)  # both queued; the flusher has taken them as one batch
+        gone.cancel()
+        await asyncio.wait_for(kept, timeout=5)
+        assert await conn.fetchval("SELECT count(*) FROM floor_messages") == 2
+    finally:
+        await conn.close()
