@@ -160,17 +160,17 @@ class Writer:
         the result, so the wait for the group commit counts."""
         metrics = self._metrics
         if metrics is None:
-            await self._apply(work)
+            await self._submit(work)
             return
         started = time.perf_counter()
         try:
-            await self._apply(work)
+            await self._submit(work)
         except StoreError:
             metrics.observe_db_call("apply", time.perf_counter() - started, False)
             raise
         metrics.observe_db_call("apply", time.perf_counter() - started, True)
 
-    async def _apply(self, work: UnitOfWork | Task) -> None:
+    async def _submit(self, work: UnitOfWork | Task) -> None:
         """Queue ``work`` for the thread and wait, within the timeout, until it is done."""
         if self._thread is None:
             raise StoreUnavailable("the SQLite store is not open")
@@ -278,7 +278,7 @@ class Writer:
 
     async def run(self, task: Task) -> None:
         """Run ``task`` on the writer thread's connection, between its batches."""
-        await self._apply(task)
+        await self._submit(task)
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         """Plain posts (no key to claim) go in with one INSERT statement in autocommit
