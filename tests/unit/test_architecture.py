@@ -111,6 +111,33 @@ def test_bulk_talks_to_the_storage_port_not_to_the_adapters() -> None:
     assert {name: bad for name, bad in store_imports.items() if bad} == {}
 
 
+# Layers that must not import the ones above them: the store and auth are used by the
+# API, the relay and the commands, and read the settings they need through their own
+# parameters (``store.factory.StoreSettings``), never ``tagfeed.config``.
+_ABOVE = ("tagfeed.api", "tagfeed.config", "tagfeed.relay", "tagfeed.service", "tagfeed.cli")
+
+
+def reaches_above(module: str) -> bool:
+    return any(module == top or module.startswith(top + ".") for top in _ABOVE)
+
+
+@pytest.mark.parametrize("package", ["store", "auth"])
+def test_lower_layers_import_nothing_above_them(package: str) -> None:
+    imports = package_imports(package)
+    assert imports, f"no modules read in {package}"
+    offending = {
+        name: sorted(m for m in modules if reaches_above(m)) for name, modules in imports.items()
+    }
+    assert {name: bad for name, bad in offending.items() if bad} == {}
+
+
+def test_the_layer_check_flags_an_upward_import() -> None:
+    assert reaches_above("tagfeed.config")
+    assert reaches_above("tagfeed.api.headers")
+    assert not reaches_above("tagfeed.headers")
+    assert not reaches_above("tagfeed.store.port")
+
+
 DATABASE_SUFFIXES = (".db", ".db-journal", ".db-wal", ".db-shm", ".sqlite", ".sqlite3")
 
 # Records, from inside the child, every file opened and every connection attempted.

@@ -100,7 +100,12 @@ async def _learn_head(store: Store, every: float = HEAD_RETRY_SECONDS) -> None:
 def authenticator_for(settings: Settings) -> Authenticator:
     """The one way this app learns who calls (``TAGFEED_AUTH_MODE``)."""
     if settings.auth_mode == "jwt":
-        return JwtAuthenticator.from_settings(settings)
+        return JwtAuthenticator(
+            settings.jwt_keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+        )
     return GatewayAuthenticator(settings.trusted_proxies)
 
 

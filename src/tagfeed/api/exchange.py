@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from tagfeed.api.headers import first_header, header_values
+from tagfeed.headers import first_header, header_values
 
 if TYPE_CHECKING:
     from tagfeed.api.parts import AppParts

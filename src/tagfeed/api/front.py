@@ -24,10 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tagfeed.api.endpoints import Endpoint
 from tagfeed.api.exchange import Call, Header, Reply, RsgiProto
-from tagfeed.api.headers import first_header
 from tagfeed.api.parts import AppParts
 from tagfeed.api.problems import EXPECTED, answer_to
 from tagfeed.api.routes import REPLAYED
+from tagfeed.headers import first_header
 from tagfeed.metrics import UNMATCHED, Metrics
 
 _CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")

@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from tagfeed.api.exchange import Reply, raw_headers
-from tagfeed.api.headers import HasScope
 from tagfeed.api.schemas import Problem, encoder
 from tagfeed.auth.errors import AuthError, Forbidden, NotAuthenticated
 from tagfeed.domain.errors import InvalidInput, MessageNotFound
 from tagfeed.domain.idempotency import IdempotencyKeyReused, RequestInFlight
+from tagfeed.headers import HasScope
 from tagfeed.store.errors import StoreError, StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"

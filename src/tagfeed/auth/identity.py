@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Protocol
 
-from tagfeed.api.headers import HasScope, header_values
 from tagfeed.auth.errors import Forbidden
 from tagfeed.domain.users import USER_ID, USER_ID_RULE
+from tagfeed.headers import HasScope, header_values
 
 Network = IPv4Network | IPv6Network
 

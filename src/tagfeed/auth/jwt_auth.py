@@ -16,12 +16,11 @@ from typing import Any
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
-from tagfeed.api.headers import HasScope, first_header
 from tagfeed.auth.errors import NotAuthenticated
 from tagfeed.auth.identity import Identity
 from tagfeed.auth.jwt_keys import KeyRing
-from tagfeed.config import Settings
 from tagfeed.domain.users import USER_ID, USER_ID_RULE
+from tagfeed.headers import HasScope, first_header
 
 MAX_TOKEN_LENGTH = 8192  # far above any real token; refuse before parsing anything larger
 
@@ -101,15 +100,6 @@ class JwtAuthenticator:
         required = ["exp", "sub"]
         # ``enforce_minimum_key_length`` turns a weak key into a refusal, not a warning.
         self._jwt = jwt.PyJWT({"require": required, "enforce_minimum_key_length": True})
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "JwtAuthenticator":
-        return cls(
-            settings.jwt_keys,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            leeway_seconds=settings.jwt_leeway_seconds,
-        )
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token that passes every check; raises NotAuthenticated."""

@@ -4,9 +4,10 @@
     jetstream.py   the stream's settings, created or checked on start; one batch published
     relaying.py    the loop: read after the checkpoint, publish, move the checkpoint on acks
 
-Importing this package imports no NATS client: the store adapters name the relay's
-checkpoint (``NAME``) without it.
+Importing this package imports no NATS client. The relay's checkpoint is named by the
+storage port, where the checkpoints are kept (``store/port.py``).
 """
 
-# The relay's row in reducer_checkpoints: the last position JetStream acknowledged.
-NAME = "relay"
+from tagfeed.store.port import RELAY_CHECKPOINT as NAME
+
+__all__ = ["NAME"]

@@ -48,6 +48,7 @@ class Claim:
 
 
 __all__ = [
+    "RELAY_CHECKPOINT",
     "Claim",
     "IdempotencyRecord",
     "Store",
@@ -57,6 +58,10 @@ __all__ = [
     "unit_of_work",
 ]
 
+
+# The relay's row in reducer_checkpoints: the last position JetStream acknowledged. Named
+# here, beside the checkpoints, so that the adapters need nothing of the relay (relay/).
+RELAY_CHECKPOINT = "relay"
 
 # A message's five fields in Message order: what an import line holds.
 MessageFields = tuple[str, str, str, str, datetime]

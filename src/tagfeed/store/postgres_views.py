@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from tagfeed import relay
 from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.reducers import counts, messages, tags, trending
@@ -20,10 +19,11 @@ from tagfeed.reducers.counts import CounterRow
 from tagfeed.reducers.tags import TagChange
 from tagfeed.store import trending_views
 from tagfeed.store.errors import LeaseHeld, LeaseLost
+from tagfeed.store.port import RELAY_CHECKPOINT
 
 TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
 # The relay holds a checkpoint but no table: its effects are in JetStream.
-TABLES[relay.NAME] = ""
+TABLES[RELAY_CHECKPOINT] = ""
 TABLES[trending.NAME] = trending_views.TABLE
 
 _instant = lru_cache(maxsize=65_536)(from_epoch_micros)
@@ -71,7 +71,7 @@ async def _tags(conn: asyncpg.Connection, changes: dict[str, TagChange], table: 
 
 
 async def _relayed(conn: asyncpg.Connection, changes: None, table: str) -> None:
-    """The relay's batch moves only its checkpoint (``tagfeed.relay``)."""
+    """The relay's batch moves only its checkpoint (the relay: ``relay/relaying.py``)."""
 
 
 def numbered(sql: str) -> str:
@@ -102,7 +102,7 @@ APPLIERS: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] =
     messages.NAME: _messages,
     counts.NAME: _counts,
     tags.NAME: _tags,
-    relay.NAME: _relayed,
+    RELAY_CHECKPOINT: _relayed,
     trending.NAME: _trending,
 }
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 
-from tagfeed import relay
 from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION
 from tagfeed.domain.ids import epoch_micros
 from tagfeed.domain.model import Message
@@ -22,6 +21,7 @@ from tagfeed.reducers.counts import CounterRow
 from tagfeed.reducers.tags import TagChange
 from tagfeed.store import trending_views
 from tagfeed.store.errors import LeaseHeld, LeaseLost
+from tagfeed.store.port import RELAY_CHECKPOINT
 
 _encode = msgspec.json.Encoder().encode
 
@@ -30,7 +30,7 @@ StoredRow = tuple[str, str, str, str, int]  # a message as the messages table ho
 # The table each view lives in.
 TABLES = {messages.NAME: "messages", counts.NAME: "message_counts", tags.NAME: "tag_stats"}
 # The relay holds a checkpoint but no table: its effects are in JetStream.
-TABLES[relay.NAME] = ""
+TABLES[RELAY_CHECKPOINT] = ""
 TABLES[trending.NAME] = trending_views.TABLE
 
 # {table}: where to write; {rows}: the JSON array of changes (``?`` or ``NEW.column``).
@@ -91,7 +91,7 @@ def _tags(conn: sqlite3.Connection, changes: dict[str, TagChange], table: str) -
 
 
 def _relayed(conn: sqlite3.Connection, changes: None, table: str) -> None:
-    """The relay's batch moves only its checkpoint (``tagfeed.relay``)."""
+    """The relay's batch moves only its checkpoint (the relay: ``relay/relaying.py``)."""
 
 
 def _trending(conn: sqlite3.Connection, counts: trending.HourCounts, table: str) -> None:
@@ -114,7 +114,7 @@ APPLIERS: dict[str, Callable[[sqlite3.Connection, Any, str], None]] = {
     messages.NAME: _messages,
     counts.NAME: _counts,
     tags.NAME: _tags,
-    relay.NAME: _relayed,
+    RELAY_CHECKPOINT: _relayed,
     trending.NAME: _trending,
 }
 

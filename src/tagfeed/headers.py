@@ -1,6 +1,8 @@
 """A request's headers as the API and the authenticators read them, from the ASGI scope
-or the RSGI front's: nothing else of tagfeed is needed to read them, so ``auth`` takes
-them from here, not from the API's request and answer types (``exchange.py``)."""
+or the RSGI front's. Nothing else of tagfeed is needed to read them, so they stand below
+both ``api`` and ``auth``: the authenticators take them from here, not from the API's
+request and answer types (``api/exchange.py``), which would make ``auth`` depend on the
+layer that uses it."""
 
 from collections.abc import MutableMapping
 from typing import Any, Protocol
