@@ -10,7 +10,8 @@ import pytest
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
 from tagfeed.store.port import IdempotencyRecord, unit_of_work
-from tagfeed.store.postgres import GET_QUERY, PostgresStore
+from tagfeed.store.postgres import PostgresStore
+from tagfeed.store.postgres_queries import GET_QUERY
 
 pytestmark = pytest.mark.postgres
 

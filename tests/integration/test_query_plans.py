@@ -14,8 +14,9 @@ from tagfeed.domain.counting import pieces_of
 from tagfeed.domain.pagination import Cursor, PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.timerange import TimeRange
-from tagfeed.store import postgres, sqlite, trending_views
+from tagfeed.store import postgres_queries, sqlite, trending_views
 from tagfeed.store.migrate import upgrade
+from tagfeed.store.postgres_views import numbered
 
 TAG_AND_RANGE = MessageFilter(
     "philotimo", TimeRange(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
@@ -120,7 +121,7 @@ async def postgres_plan(url: str, sql: str, params: list[object], *, seqscan: bo
 @pytest.mark.parametrize("where", [HOT, ANY_TAG_RANGE])
 def test_postgres_list_walks_an_index_in_order(postgres_rows: str, where: MessageFilter) -> None:
     plan = asyncio.run(
-        postgres_plan(postgres_rows, *postgres.page_query(where, PAGE), seqscan=True)
+        postgres_plan(postgres_rows, *postgres_queries.page_query(where, PAGE), seqscan=True)
     )
     index = "messages_tag_created_id" if where.tag else "messages_created_id"
     assert f"Index Scan using {index}" in plan, plan
@@ -133,7 +134,7 @@ def test_postgres_list_walks_an_index_in_order(postgres_rows: str, where: Messag
 def test_postgres_count_reads_counters_and_edges_by_index(
     postgres_rows: str, tag: str | None
 ) -> None:
-    sql, params = postgres.pieces_query(tag, pieces_of(EDGY.period))
+    sql, params = postgres_queries.pieces_query(tag, pieces_of(EDGY.period))
     plan = asyncio.run(postgres_plan(postgres_rows, sql, params, seqscan=True))
     assert "Seq Scan" not in plan, plan
     assert "message_counts_pkey" in plan, plan
@@ -142,7 +143,9 @@ def test_postgres_count_reads_counters_and_edges_by_index(
 
 @pytest.mark.postgres
 def test_postgres_get_by_id_uses_the_primary_key(postgres_rows: str) -> None:
-    plan = asyncio.run(postgres_plan(postgres_rows, postgres.GET_QUERY, [AFTER.id], seqscan=True))
+    plan = asyncio.run(
+        postgres_plan(postgres_rows, postgres_queries.GET_QUERY, [AFTER.id], seqscan=True)
+    )
     assert "Index Scan using messages_pkey" in plan, plan
 
 
@@ -182,7 +185,7 @@ def postgres_trends(postgres_url: str) -> Iterator[str]:
 @pytest.mark.postgres
 def test_postgres_trending_reads_the_index_on_tiers(postgres_trends: str) -> None:
     plan = asyncio.run(
-        postgres_plan(postgres_trends, postgres._TOP_TRENDING, [24, 10], seqscan=True)
+        postgres_plan(postgres_trends, numbered(trending_views.top_query()), [24, 10], seqscan=True)
     )
     assert "Index Scan using trending_tags_by_tier" in plan, plan
     assert "Incremental Sort" in plan, plan

@@ -17,34 +17,31 @@ so what the block says it reflects is what its reads saw (``docs/deployment.md``
 """
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from functools import lru_cache, partial
 from time import perf_counter
 from typing import Any, TypeVar
 
 import asyncpg
 
-from tagfeed.domain.counting import ALL_TAGS, Piece
+from tagfeed.domain.counting import Piece
 from tagfeed.domain.events import (
     MESSAGE_POSTED,
     MESSAGE_POSTED_VERSION,
     StoredEvent,
 )
 from tagfeed.domain.idempotency import RequestInFlight
-from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.domain.pagination import PageRequest
 from tagfeed.domain.queries import MessageFilter
 from tagfeed.domain.trends import Trend
 from tagfeed.metrics import Metrics
-from tagfeed.reducers import Reducer, Tagged, counts, messages
+from tagfeed.reducers import Reducer, Tagged
 from tagfeed.store import postgres_bulk, postgres_rebuild, trending_views
-from tagfeed.store.codec import check_types, message_payload, tagged_of
-from tagfeed.store.errors import StoreError, StoreTimeout, StoreUnavailable
+from tagfeed.store.codec import check_types, tagged_of
+from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.head import HeadWatch
 from tagfeed.store.metered import timed
 from tagfeed.store.port import (
@@ -54,42 +51,20 @@ from tagfeed.store.port import (
     UnitOfWork,
     known_head_view,
 )
+from tagfeed.store.postgres_append import GroupCommit, append
+from tagfeed.store.postgres_errors import UNAVAILABLE, acquire, store_errors, translated
+from tagfeed.store.postgres_queries import (
+    GET_QUERY,
+    page_query,
+    pieces_query,
+    series_query,
+    to_message,
+)
 from tagfeed.store.postgres_views import PostgresReducerSession, numbered, session_settings
 from tagfeed.store.urls import parse_database_url
 
 T = TypeVar("T")
 
-_COLUMNS = "id::text, text, tag, user_id, created_at"
-GET_QUERY = f"SELECT {_COLUMNS} FROM messages WHERE id = $1::uuid"
-# One statement, so one round trip and an implicit transaction: the events, the messages
-# view and the counters that count them commit together or not at all.
-#
-# Positions: ``head`` takes the row lock of ``event_head`` first (every other part reads
-# from it, and the final SELECT runs it before them) and holds it until commit, so
-# appends are serialised and commit in position order: a position never becomes visible
-# after a higher one (docs/architecture.md, "The event log"). Counter keys arrive sorted,
-# so concurrent writers lock counter rows in the same order and cannot deadlock.
-# NOTIFY is delivered at commit, in commit order, to whoever LISTENs.
-_APPEND = """
-WITH head AS (
-    UPDATE event_head SET position = position + $11 WHERE id = 1
-    RETURNING position - $11 AS base
-), appended AS (
-    INSERT INTO events (position, event_id, type, version, payload, recorded_at)
-    SELECT head.base + e.ord, e.id, $13, $14, e.payload::json, clock_timestamp()
-    FROM head, unnest($1::uuid[], $12::text[]) WITH ORDINALITY AS e (id, payload, ord)
-), stored AS (
-    INSERT INTO messages (id, text, tag, user_id, created_at)
-    SELECT m.* FROM head,
-        unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS m
-), counted AS (
-    INSERT INTO message_counts AS c (tag, span, start, slot, n)
-    SELECT k.* FROM head,
-        unnest($6::text[], $7::int[], $8::timestamptz[], $9::smallint[], $10::bigint[]) AS k
-    ON CONFLICT (tag, span, start, slot) DO UPDATE SET n = c.n + excluded.n
-)
-SELECT base, pg_notify('tagfeed_events', (base + $11)::text) FROM head
-"""
 HEAD_QUERY = "SELECT position FROM event_head WHERE id = 1"
 CHECKPOINT_QUERY = "SELECT position FROM reducer_checkpoints WHERE name = $1"
 TRENDING = trending_views.TABLE
@@ -115,163 +90,16 @@ _PURGE_KEYS = """
 DELETE FROM idempotency_keys WHERE ctid IN
     (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2)
 """
-# Writers pick one of these rows per counter at random, so posts to one hot tag do not
-# all queue on one row lock; readers sum over them.
-COUNTER_SLOTS = 8
-
-# The most posts one append statement carries.
-MAX_BATCH = 512
 # A read waiting on a replica for a position polls its head (a standby delivers no
 # NOTIFY), from every 5 ms up to every 50 ms: a replica applies within milliseconds.
 REPLICA_POLL_FIRST = 0.005
 REPLICA_POLL_MAX = 0.05
 
 
-def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
-    if future.done():  # the waiter gave up (timeout or cancellation)
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-
-
-# Counter starts recur from post to post: convert each once.
-_instant = lru_cache(maxsize=4096)(from_epoch_micros)
-
-# Errors after which the same request may succeed later: the server is down, restarting,
-# refusing connections, or cancelled our statement for taking too long.
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.QueryCanceledError,
-    # A pooled connection whose server just shut down may still look open while asyncpg
-    # consumes the server's farewell error; using it then fails with this.
-    asyncpg.InternalClientError,
-    # A write reached a server that is not (or no longer, or not yet) the primary: during
-    # a failover the router may send a connection to the standby Patroni just chose while
-    # its promotion is still running (its /primary answers 200 from the moment it holds
-    # the leader key). A moment later the same write succeeds: 503, not 500.
-    asyncpg.ReadOnlySQLTransactionError,
-)
-
-
-def _to_message(row: asyncpg.Record) -> Message:
-    return Message(row[0], row[1], row[2], row[3], row[4])
-
-
-def _where(where: MessageFilter) -> tuple[list[str], list[object]]:
-    clauses: list[str] = []
-    params: list[object] = []
-    if where.tag is not None:
-        params.append(where.tag)
-        clauses.append(f"tag = ${len(params)}")
-    if where.period.start is not None:
-        params.append(where.period.start)
-        clauses.append(f"created_at >= ${len(params)}")
-    if where.period.end is not None:
-        params.append(where.period.end)
-        clauses.append(f"created_at < ${len(params)}")
-    return clauses, params
-
-
-def page_query(where: MessageFilter, page: PageRequest) -> tuple[str, list[object]]:
-    clauses, params = _where(where)
-    if page.after is not None:
-        params += [page.after.created_at, page.after.id]
-        clauses.append(f"(created_at, id) < (${len(params) - 1}, ${len(params)}::uuid)")
-    sql = f"SELECT {_COLUMNS} FROM messages"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    params.append(page.limit)
-    # Qualified: a bare "id" would name the id::text output column and defeat the index.
-    return (
-        sql + f" ORDER BY messages.created_at DESC, messages.id DESC LIMIT ${len(params)}",
-        params,
-    )
-
-
-def pieces_query(tag: str | None, pieces: Sequence[Piece]) -> tuple[str, list[object]]:
-    """One statement summing every piece: raw pieces count messages, others sum counters."""
-    parts: list[str] = []
-    params: list[object] = []
-    for piece in pieces:
-        if piece.span is None:
-            where = f"created_at >= ${len(params) + 1} AND created_at < ${len(params) + 2}"
-            params += [piece.start, piece.end]
-            if tag is not None:
-                params.append(tag)
-                where += f" AND tag = ${len(params)}"
-            parts.append(f"(SELECT count(*) FROM messages WHERE {where})")
-        else:
-            n = len(params)
-            parts.append(
-                "(SELECT coalesce(sum(n), 0) FROM message_counts"
-                f" WHERE tag = ${n + 1} AND span = ${n + 2} AND start >= ${n + 3}"
-                f" AND start < ${n + 4})"
-            )
-            params += [
-                ALL_TAGS if tag is None else tag,
-                int(piece.span.total_seconds()),
-                piece.start,
-                piece.end,
-            ]
-    return "SELECT (" + (" + ".join(parts) or "0") + ")::bigint", params
-
-
-def series_query(
-    tag: str | None, step: timedelta, start: datetime, end: datetime
-) -> tuple[str, list[object]]:
-    if step >= timedelta(hours=1):
-        return (
-            "SELECT start, sum(n)::bigint FROM message_counts"
-            " WHERE tag = $1 AND span = $2 AND start >= $3 AND start < $4 GROUP BY start",
-            [ALL_TAGS if tag is None else tag, int(step.total_seconds()), start, end],
-        )
-    where = "created_at >= $2 AND created_at < $3" + (" AND tag = $4" if tag else "")
-    return (
-        "SELECT date_bin($1::interval, created_at, timestamptz 'epoch') AS bucket, count(*)"
-        f" FROM messages WHERE {where} GROUP BY bucket",
-        [step, start, end, *([tag] if tag else [])],
-    )
-
-
 def _server_timeout(seconds: float) -> dict[str, str]:
     """``statement_timeout`` one second past the client's own timeout (module docstring:
     the client gives up first, and a COMMIT it gave up on is not acknowledged)."""
     return {"statement_timeout": str(int(seconds * 1000) + 1000)}
-
-
-@asynccontextmanager
-async def _translated(seconds: float) -> AsyncIterator[None]:
-    """The block bounded by ``seconds``, asyncpg's errors turned into the store's."""
-    async with _store_errors(), asyncio.timeout(seconds):
-        yield
-
-
-@asynccontextmanager
-async def _store_errors() -> AsyncIterator[None]:
-    """asyncpg's errors (and a timeout) raised in the block, as the store's."""
-    try:
-        yield
-    except TimeoutError:
-        raise StoreTimeout("PostgreSQL did not answer within the timeout") from None
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
-    except asyncpg.PostgresError as exc:
-        raise StoreError(f"PostgreSQL error: {type(exc).__name__}") from exc
-
-
-async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
-    try:
-        return await pool.acquire()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise StoreUnavailable(f"cannot connect: {exc}") from exc
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -312,9 +140,10 @@ class PostgresStore:
         self._watch = HeadWatch()
         self._listener: asyncpg.Connection | None = None
         self._listening = asyncio.Lock()  # one listener, however many wait at once
-        # Plain posts waiting for the next append (``_append_batched``).
-        self._queued: list[tuple[UnitOfWork, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        # Plain posts, appended together (``postgres_append``).
+        self._group = GroupCommit(
+            self._bounded, timeout=timeout, appended=self._watch.advance, metrics=metrics
+        )
 
     def _new_pool(self, dsn: str) -> asyncpg.Pool:
         return asyncpg.create_pool(
@@ -340,8 +169,7 @@ class PostgresStore:
             await self._read_pool
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await asyncio.wait([self._flusher], timeout=self._timeout)  # queued posts go in
+        await self._group.drain()  # queued posts go in
         if self._listener is not None:
             await self._listener.close(timeout=self._timeout)
             self._listener = None
@@ -362,8 +190,8 @@ class PostgresStore:
         pool = self._pool
         if pool is None:
             raise StoreUnavailable("the PostgreSQL store is not open")
-        async with _translated(self._timeout):
-            connection = await _acquire(pool)
+        async with translated(self._timeout):
+            connection = await acquire(pool)
             try:
                 yield connection
             finally:
@@ -372,7 +200,7 @@ class PostgresStore:
     async def _bounded(self, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         pinned = self._pinned.get()
         if pinned is not None:  # inside a ``reading`` block on a replica
-            async with _translated(self._timeout):
+            async with translated(self._timeout):
                 return await call(pinned)
         async with self._connection() as conn:
             return await call(conn)
@@ -400,19 +228,16 @@ class PostgresStore:
             # Timed from the queue to the commit, so the wait for the batch counts.
             metrics = self._metrics
             if metrics is None:
-                await self._append_batched(work)
+                await self._group.append(work)
                 return
             started = perf_counter()
             try:
-                await self._append_batched(work)
+                await self._group.append(work)
             except StoreError:
                 metrics.observe_db_call("apply", perf_counter() - started, False)
                 raise
             metrics.observe_db_call("apply", perf_counter() - started, True)
             return
-
-        async def append(conn: asyncpg.Connection) -> None:
-            await self._append(conn, [work])
 
         async def write_once(conn: asyncpg.Connection) -> None:
             record = claim.record
@@ -433,7 +258,7 @@ class PostgresStore:
                     self._watch.advance(await conn.fetchval(HEAD_QUERY))
                     return
                 if work.events:
-                    await append(conn)
+                    self._watch.advance(await append(conn, [work]))
                 await conn.execute(
                     _SAVE_KEY,
                     record.user_id,
@@ -447,85 +272,14 @@ class PostgresStore:
 
         await self._run("apply", write_once)
 
-    async def _append(self, conn: asyncpg.Connection, works: list[UnitOfWork]) -> None:
-        """Append the events of ``works`` with one statement, in their order; set their
-        positions."""
-        posted = [event for work in works for event in work.events]
-        rows = messages.fold(posted)
-        slot = random.randrange(COUNTER_SLOTS)  # noqa: S311 -- spreading load, not a secret
-        increments = sorted(counts.fold(posted))
-        base: int = await conn.fetchval(
-            _APPEND,
-            [m.id for m in rows],
-            [m.text for m in rows],
-            [m.tag for m in rows],
-            [m.user_id for m in rows],
-            [m.created_at for m in rows],
-            [tag for tag, _, _, _ in increments],
-            [span for _, span, _, _ in increments],
-            [_instant(start) for _, _, start, _ in increments],
-            [slot] * len(increments),
-            [n for _, _, _, n in increments],
-            len(posted),
-            [message_payload(e.message).decode() for e in posted],
-            MESSAGE_POSTED,
-            MESSAGE_POSTED_VERSION,
-        )
-        for work in works:
-            work.positions = list(range(base + 1, base + 1 + len(work.events)))
-            base += len(work.events)
-        self._watch.advance(base)
-
-    async def _append_batched(self, work: UnitOfWork) -> None:
-        """Group commit: appends are serialised through the head's lock anyway, so the
-        plain posts that arrive while one append runs go together in the next one —
-        one statement, one commit for all of them."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((work, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        try:
-            # Each append is bounded by the timeout; the batch before this one may be
-            # running too.
-            async with asyncio.timeout(2 * self._timeout):
-                await future
-        except TimeoutError:
-            raise StoreTimeout("PostgreSQL did not commit within the timeout") from None
-
-    async def _flush(self) -> None:
-        while self._queued:
-            batch = [(w, f) for w, f in self._queued[:MAX_BATCH] if not f.done()]
-            del self._queued[:MAX_BATCH]
-            if not batch:
-                continue
-            if self._metrics is not None:
-                self._metrics.writer_batch(len(batch), len(self._queued))
-            try:
-                await self._bounded(partial(self._append, works=[w for w, _ in batch]))
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0][1], exc)
-                    continue
-                # One unit may have failed them all (an id taken): each on its own.
-                for work, future in batch:
-                    try:
-                        await self._bounded(partial(self._append, works=[work]))
-                    except Exception as one:
-                        _settle(future, one)
-                    else:
-                        _settle(future, None)
-            else:
-                for _, future in batch:
-                    _settle(future, None)
-
     async def get(self, message_id: str) -> Message | None:
         row = await self._run("get", lambda conn: conn.fetchrow(GET_QUERY, message_id))
-        return None if row is None else _to_message(row)
+        return None if row is None else to_message(row)
 
     async def page(self, where: MessageFilter, page: PageRequest) -> list[Message]:
         sql, params = page_query(where, page)
         rows: list[Any] = await self._run("page", lambda conn: conn.fetch(sql, *params))
-        return [_to_message(row) for row in rows]
+        return [to_message(row) for row in rows]
 
     async def count_pieces(self, tag: str | None, pieces: Sequence[Piece]) -> int:
         sql, params = pieces_query(tag, pieces)
@@ -588,14 +342,14 @@ class PostgresStore:
             try:
                 for _ in range(2):  # one writes the fresh table, the other reads the log
                     connections.append(await asyncpg.connect(self._dsn, timeout=self._timeout))
-            except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
                 raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
             try:
                 writer, reader = connections
                 position = await postgres_rebuild.rebuild(
                     writer, reader, reducer, checkpointed=checkpointed, batch=batch
                 )
-            except _UNAVAILABLE as exc:
+            except UNAVAILABLE as exc:
                 raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
             except asyncpg.PostgresError as exc:
                 raise StoreError(f"PostgreSQL error: {exc}") from exc
@@ -685,10 +439,10 @@ class PostgresStore:
         for up to ``within`` when short of ``at_least``). Not ``seen_head``: a position
         committed on the primary may not be applied here yet. Each read inside is
         bounded by the timeout on its own, as on the primary."""
-        async with _translated(self._timeout):
-            conn = await _acquire(pool)
+        async with translated(self._timeout):
+            conn = await acquire(pool)
         try:
-            async with _translated(within + self._timeout):
+            async with translated(within + self._timeout):
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + within
                 pause = REPLICA_POLL_FIRST
@@ -723,7 +477,7 @@ class PostgresStore:
             try:
                 self._listener = await asyncpg.connect(self._dsn, timeout=self._timeout)
                 await self._listener.add_listener(NOTIFY_CHANNEL, self._notified)
-            except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
                 self._listener = None
                 raise StoreUnavailable(f"cannot listen: {type(exc).__name__}") from exc
 
@@ -736,11 +490,11 @@ class PostgresStore:
                 command_timeout=self._timeout,
                 server_settings={**_server_timeout(self._timeout), **session_settings(name)},
             )
-        except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
+        except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect: {type(exc).__name__}") from exc
         try:
             session = PostgresReducerSession(conn, name)
-            async with _store_errors():
+            async with store_errors():
                 await session.acquire()
                 yield session
         finally:

@@ -41,7 +41,7 @@ CREATE TEMPORARY TABLE import_events (
     ord bigserial, event_id uuid NOT NULL, payload text NOT NULL
 ) ON COMMIT DROP
 """
-# Under the head's row lock until COMMIT, as every append (store/postgres.py).
+# Under the head's row lock until COMMIT, as every append (store/postgres_append.py).
 _APPEND_EVENTS = """
 WITH staged AS (SELECT count(*) AS n FROM import_events),
 head AS (

@@ -2,7 +2,7 @@
 of a catch-up reducer (an advisory lock and the checkpoint).
 
 The write path applies the inline views inside its one append statement
-(``postgres._APPEND``); catch-up and rebuild use the statements here, rebuild on fresh
+(``postgres_append.APPEND``); catch-up and rebuild use the statements here, rebuild on fresh
 tables.
 """
 
