@@ -98,9 +98,14 @@ def import_available() -> bool:
 CATCH_UP_VIEWS = ("tags", "trending")
 
 
+def migrate(database_url: str, log: Path) -> None:
+    """``tagfeed migrate``: an empty database with tagfeed's schema."""
+    _tagfeed(database_url, "migrate", log=log)
+
+
 def load(database_url: str, dataset: Path, log: Path) -> float:
     """Migrate, then ``tagfeed import`` the data set. Returns the seconds the import took."""
-    _tagfeed(database_url, "migrate", log=log)
+    migrate(database_url, log)
     started = time.monotonic()
     _tagfeed(database_url, "import", str(dataset), log=log)
     return time.monotonic() - started

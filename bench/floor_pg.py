@@ -12,13 +12,22 @@ sent after its commit. No log, no counters, no idempotency, no validation beyond
 
 The table lives in the bench's database (``BENCH_FLOOR_PG_URL``), made afresh when the
 app starts; posts go only there.
+
+``log_app``, the same floor doing the write the event log's design makes for a post
+(issue 9): tagfeed's own append statement (``tagfeed.store.postgres_append``: the event
+with its position, the messages view's row and the counters, in one statement), group
+committed the same way, into a migrated tagfeed database of its own
+(``BENCH_FLOOR_PG_URL``), so that the served tagfeed's reducers never see its events. No
+catch-up reducers, no idempotency, no validation: it says what any server keeping that
+log can reach, against which tagfeed's own code is ``x floor``.
 """
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 import asyncpg
 from starlette.applications import Starlette
@@ -28,6 +37,9 @@ from starlette.routing import Route
 
 from bench.floor_store import Row, decode_post, encode, new_message
 from bench.peer import healthz
+from tagfeed.domain.events import MessagePosted
+from tagfeed.domain.model import Message
+from tagfeed.store.postgres_append import append
 
 SCHEMA = (
     "DROP TABLE IF EXISTS floor_messages",
@@ -43,15 +55,46 @@ _JSON = "application/json"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class GroupCommit:
-    """One insert in flight at a time; what waits meanwhile goes into the next."""
+Item = TypeVar("Item")
+Write = Callable[[asyncpg.Connection, list[Item]], Awaitable[object]]
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+
+async def insert_rows(conn: asyncpg.Connection, rows: list[Row]) -> None:
+    columns = [
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [_EPOCH + timedelta(microseconds=r[4]) for r in rows],  # exact, no float
+    ]
+    await conn.execute(INSERT, *columns)
+
+
+class Posted:
+    """One post for tagfeed's append statement (``postgres_append.Appendable``)."""
+
+    __slots__ = ("events", "positions")
+
+    def __init__(self, row: Row) -> None:
+        at = _EPOCH + timedelta(microseconds=row[4])
+        self.events = [MessagePosted(Message(row[0], row[1], row[2], row[3], at))]
+        self.positions: list[int] = []
+
+
+async def append_posts(conn: asyncpg.Connection, posts: list[Posted]) -> None:
+    await append(conn, posts)
+
+
+class GroupCommit(Generic[Item]):
+    """One write in flight at a time; what waits meanwhile goes into the next."""
+
+    def __init__(self, conn: asyncpg.Connection, write: Write[Item]) -> None:
         self._conn = conn
-        self._queued: list[tuple[Row, asyncio.Future[None]]] = []
+        self._write = write
+        self._queued: list[tuple[Item, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def insert(self, row: Row) -> None:
+    async def insert(self, row: Item) -> None:
         done = asyncio.get_running_loop().create_future()
         self._queued.append((row, done))
         if self._flusher is None or self._flusher.done():
@@ -61,16 +104,8 @@ class GroupCommit:
     async def _flush(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
-            rows = [row for row, _ in batch]
-            columns = [
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
-                [_EPOCH + timedelta(microseconds=r[4]) for r in rows],  # exact, no float
-            ]
             try:
-                await self._conn.execute(INSERT, *columns)
+                await self._write(self._conn, [item for item, _ in batch])
             except Exception as exc:  # every waiter gets the failure
                 for _, done in batch:
                     if not done.done():  # not a waiter that went away (cancelled)
@@ -82,7 +117,8 @@ class GroupCommit:
 
 
 class _State:
-    writer: GroupCommit | None = None
+    writer: GroupCommit[Row] | None = None
+    log_writer: GroupCommit[Posted] | None = None
 
 
 state = _State()
@@ -93,7 +129,17 @@ async def lifespan(_: Starlette) -> AsyncIterator[None]:
     conn = await asyncpg.connect(os.environ["BENCH_FLOOR_PG_URL"])
     for statement in SCHEMA:
         await conn.execute(statement)
-    state.writer = GroupCommit(conn)
+    state.writer = GroupCommit(conn, insert_rows)
+    try:
+        yield
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def log_lifespan(_: Starlette) -> AsyncIterator[None]:
+    conn = await asyncpg.connect(os.environ["BENCH_FLOOR_PG_URL"])  # migrated, tagfeed's schema
+    state.log_writer = GroupCommit(conn, append_posts)
     try:
         yield
     finally:
@@ -109,7 +155,20 @@ async def post(request: Request) -> Response:
     return Response(encode(message), 201, headers=location, media_type=_JSON)
 
 
+async def post_to_log(request: Request) -> Response:
+    assert state.log_writer is not None
+    posted = decode_post(await request.body())
+    row, message = new_message(posted, request.headers.get("x-user-id", ""))
+    await state.log_writer.insert(Posted(row))
+    location = {"location": f"/v1/messages/{row[0]}"}
+    return Response(encode(message), 201, headers=location, media_type=_JSON)
+
+
 app = Starlette(
     routes=[Route("/v1/messages", post, methods=["POST"]), Route("/healthz", healthz)],
     lifespan=lifespan,
+)
+log_app = Starlette(
+    routes=[Route("/v1/messages", post_to_log, methods=["POST"]), Route("/healthz", healthz)],
+    lifespan=log_lifespan,
 )

@@ -28,6 +28,7 @@ from bench.scenarios import (
     BY_NAME,
     FLOOR,
     FLOOR_PG,
+    FLOOR_PG_LOG,
     FLOOR_RSGI,
     FLOOR_STORED,
     GET_BY_ID,
@@ -247,21 +248,33 @@ _APPS = {
     FLOOR_RSGI: ("bench.rsgi_apps:floor", "rsgi", True),
     FLOOR_STORED: ("bench.floor:app", "asgi", True),
     FLOOR_PG: ("bench.floor_pg:app", "asgi", True),
+    FLOOR_PG_LOG: ("bench.floor_pg:log_app", "asgi", True),
 }
 
 
 def _others(options: Options, url: str, work: Path, stack: ExitStack) -> dict[str, Running]:
     """The floor and RSGI apps the chosen scenarios need, started on the bench's SQLite
     file (the floor's posts go to a file of their own, one per app), or for the
-    PostgreSQL floor in the bench's database (a table of its own)."""
+    PostgreSQL floors in the bench's database (a table of its own) or, the one writing
+    tagfeed's log, in a database of its own."""
     wanted = {BY_NAME[name].target for name in options.scenarios} & _APPS.keys()
     started = {}
     for kind in sorted(wanted):
-        target, interface, database = _APPS[kind]
+        target, interface, opens_database = _APPS[kind]
         env = {}
         if kind == FLOOR_PG:
             env["BENCH_FLOOR_PG_URL"] = url
-        elif database:
+        elif kind == FLOOR_PG_LOG:
+            # A log of its own: the served tagfeed's reducers must not fold its events
+            # (on the same cores, while it is measured). Empty at the start, so its
+            # indexes are shallower than the 1M-message database's: if anything, a
+            # floor on the high side.
+            floor_log = stack.enter_context(
+                database.postgres_database(options.pg_url, "tagfeed_bench_floor_log")
+            )
+            database.migrate(floor_log, work / f"{kind}-migrate.log")
+            env["BENCH_FLOOR_PG_URL"] = floor_log
+        elif opens_database:
             env["BENCH_FLOOR_DATABASE"] = sqlite_path(url)
             env["BENCH_FLOOR_WRITES"] = str(work / f"{kind}-writes.db")
         if kind == FLOOR_STORED:

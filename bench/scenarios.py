@@ -27,7 +27,8 @@ FLOOR_RSGI = "floor_rsgi"
 FLOOR_STORED = "floor_stored"  # the floor, its page of stored JSON (the hottest tag only)
 SQLITE_ONLY = frozenset({FLOOR, FLOOR_RSGI, FLOOR_STORED})  # they read the bench's file
 FLOOR_PG = "floor_pg"  # the POST floor on PostgreSQL (bench/floor_pg.py)
-POSTGRES_ONLY = frozenset({FLOOR_PG})
+FLOOR_PG_LOG = "floor_pg_log"  # the same, writing tagfeed's append statement (log_app)
+POSTGRES_ONLY = frozenset({FLOOR_PG, FLOOR_PG_LOG})
 PGBENCH = "pgbench_insert"
 POST_RANDOM = "post_random"
 GET_BY_ID = "get_by_id"
@@ -57,6 +58,12 @@ SCENARIOS = (
         "floor_page_stored", "floor: page of stored JSON", FLOOR_STORED, "page_hot_tag", False
     ),
     Scenario("floor_post_pg", "floor on PostgreSQL: group-committed insert", FLOOR_PG, POST_RANDOM),
+    Scenario(
+        "floor_post_pg_log",
+        "floor on PostgreSQL: tagfeed's append statement, group-committed",
+        FLOOR_PG_LOG,
+        POST_RANDOM,
+    ),
     Scenario("rsgi_peer_get", "bare peer on RSGI: GET", PEER_RSGI, GET_BY_ID, False),
     Scenario(
         "rsgi_peer_page", "bare peer on RSGI: 50-message list", PEER_RSGI, "page_hot_tag", False
@@ -94,6 +101,7 @@ PEER_OF = {
     "floor_page": "peer_page",
     "floor_post": "peer_post",
     "floor_post_pg": "peer_post",
+    "floor_post_pg_log": "peer_post",
     "floor_page_stored": "peer_page",
     "rsgi_peer_get": "peer_get",
     "rsgi_peer_page": "peer_page",
@@ -117,8 +125,9 @@ FLOOR_OF = {
     "rsgi_floor_page": "floor_page",
     "rsgi_floor_post": "floor_post",
 }
-# On PostgreSQL the posts' floor is its own (the SQLite floors read the bench's file).
-_FLOOR_OF_POSTGRES = {POST_RANDOM: "floor_post_pg", "post_hot_tag": "floor_post_pg"}
+# On PostgreSQL the posts' floor is its own (the SQLite floors read the bench's file): the
+# one that writes what tagfeed's log needs (floor_post_pg, one plain insert, is shown too).
+_FLOOR_OF_POSTGRES = {POST_RANDOM: "floor_post_pg_log", "post_hot_tag": "floor_post_pg_log"}
 
 
 def floor_of(name: str, backend: str) -> str | None:

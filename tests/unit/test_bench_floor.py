@@ -8,6 +8,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from bench.floor_pg import SCHEMA as SCHEMA_PG
-from bench.floor_pg import GroupCommit
+from bench.floor_pg import GroupCommit, insert_rows
 from bench.floor_store import SCHEMA, FloorStore
 from bench.options import parse_options
 from bench.scenarios import BY_NAME, FLOOR_OF, NGINX, PEER, PEER_OF, PGBENCH, floor_of
@@ -140,15 +141,39 @@ def test_each_backend_runs_its_own_floors_by_default_rsgi_when_named() -> None:
     assert named == ("floor_page_stored", "rsgi_floor_get")
     postgres = parse_options(["--backend", "postgres"]).scenarios
     assert "get_by_id" in postgres
-    assert [name for name in postgres if "floor" in name] == ["floor_post_pg"]
+    floors = [name for name in postgres if "floor" in name]
+    assert floors == ["floor_post_pg", "floor_post_pg_log"]
+    assert "floor_post_pg_log" not in sqlite
 
 
-def test_posts_on_postgres_are_held_against_the_postgresql_floor() -> None:
+def test_posts_on_postgres_are_held_against_the_floor_that_writes_the_log() -> None:
     for post in ("post_random", "post_hot_tag"):
-        assert floor_of(post, "postgres") == "floor_post_pg"
+        assert floor_of(post, "postgres") == "floor_post_pg_log"
         assert floor_of(post, "sqlite") == "floor_post"
     assert floor_of("get_by_id", "postgres") is None  # no read floor on PostgreSQL
-    assert BY_NAME["floor_post_pg"].requests == BY_NAME["post_random"].requests
+    for floor in ("floor_post_pg", "floor_post_pg_log"):
+        assert BY_NAME[floor].requests == BY_NAME["post_random"].requests
+
+
+@asynccontextmanager
+async def _posted_at_once(
+    app: str, url: str, folder: Path, text: str
+) -> AsyncIterator[list[httpx.Response]]:
+    """40 posts sent at once to floor ``app`` (a real granian) writing into ``url``: the
+    answers, in the order sent (``{text} {i}``, tag ``t{i % 3}``, user ``u{i}``). They
+    come while the app still runs, so its shutdown cannot commit a write it answered too
+    early before the test looks."""
+    env = {"BENCH_FLOOR_PG_URL": url}
+    with app_server(app, "asgi", 1, folder / "floor.log", env) as running:
+        async with httpx.AsyncClient(base_url=running.url) as client:
+
+            async def post(i: int) -> httpx.Response:
+                body = json.dumps({"text": f"{text} {i}", "tag": f"t{i % 3}"}).encode()
+                return await client.post(
+                    "/v1/messages", content=body, headers={"X-User-ID": f"u{i}"}
+                )
+
+            yield list(await asyncio.gather(*(post(i) for i in range(40))))
 
 
 @pytest.mark.postgres
@@ -157,40 +182,29 @@ async def test_the_postgresql_floor_answers_each_post_after_its_commit(
 ) -> None:
     """Posts sent at once are answered 201 in the contract's shape, each row committed
     before its answer (read back on another connection), the batch of them together."""
-    env = {"BENCH_FLOOR_PG_URL": postgres_url}
-    with app_server("bench.floor_pg:app", "asgi", 1, tmp_path / "pg.log", env) as running:
-        async with httpx.AsyncClient(base_url=running.url) as client:
-
-            async def post(i: int) -> httpx.Response:
-                body = json.dumps({"text": f"hi {i}", "tag": f"t{i % 3}"}).encode()
-                return await client.post(
-                    "/v1/messages", content=body, headers={"X-User-ID": f"u{i}"}
+    async with _posted_at_once("bench.floor_pg:app", postgres_url, tmp_path, "hi") as answers:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            for i, answer in enumerate(answers):
+                assert answer.status_code == 201
+                message = answer.json()
+                assert answer.headers["location"] == f"/v1/messages/{message['id']}"
+                assert (message["text"], message["tag"], message["user_id"]) == (
+                    f"hi {i}", f"t{i % 3}", f"u{i}"
+                )  # fmt: skip
+                row = await conn.fetchrow(
+                    "SELECT text, tag, user_id, created_at FROM floor_messages WHERE id = $1::uuid",
+                    message["id"],
                 )
-
-            answers = await asyncio.gather(*(post(i) for i in range(40)))
-            conn = await asyncpg.connect(postgres_url)
-            try:
-                for i, answer in enumerate(answers):
-                    assert answer.status_code == 201
-                    message = answer.json()
-                    assert answer.headers["location"] == f"/v1/messages/{message['id']}"
-                    assert (message["text"], message["tag"], message["user_id"]) == (
-                        f"hi {i}", f"t{i % 3}", f"u{i}"
-                    )  # fmt: skip
-                    row = await conn.fetchrow(
-                        "SELECT text, tag, user_id, created_at FROM floor_messages"
-                        " WHERE id = $1::uuid",
-                        message["id"],
-                    )
-                    assert row is not None, "answered before its row was committed"
-                    assert (row["text"], row["tag"], row["user_id"]) == (
-                        f"hi {i}", f"t{i % 3}", f"u{i}"
-                    )  # fmt: skip
-                    stamp = row["created_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                    assert stamp == message["created_at"]
-                assert await conn.fetchval("SELECT count(*) FROM floor_messages") == 40
-            finally:
-                await conn.close()
+                assert row is not None, "answered before its row was committed"
+                assert (row["text"], row["tag"], row["user_id"]) == (
+                    f"hi {i}", f"t{i % 3}", f"u{i}"
+                )  # fmt: skip
+                stamp = row["created_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                assert stamp == message["created_at"]
+            assert await conn.fetchval("SELECT count(*) FROM floor_messages") == 40
+        finally:
+            await conn.close()
 
 
 @pytest.mark.postgres
@@ -203,7 +217,7 @@ async def test_a_waiter_that_went_away_does_not_stop_the_others_of_its_batch(
     try:
         for statement in SCHEMA_PG:
             await conn.execute(statement)
-        writer = GroupCommit(conn)
+        writer = GroupCommit(conn, insert_rows)
         rows = [
             (str(uuid.uuid4()), f"t{i}", "tag", "u", 1_764_000_000_000_000 + i) for i in range(2)
         ]
@@ -215,3 +229,42 @@ async def test_a_waiter_that_went_away_does_not_stop_the_others_of_its_batch(
         assert await conn.fetchval("SELECT count(*) FROM floor_messages") == 2
     finally:
         await conn.close()
+
+
+@pytest.mark.postgres
+async def test_the_log_floor_appends_each_post_with_tagfeeds_statement_before_answering(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The floor that writes what tagfeed's log needs: 40 posts sent at once are each
+    answered 201 only once its event (at the next positions, without a gap), its messages
+    view row and its counters are committed, read back on another connection."""
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        head = await conn.fetchval("SELECT position FROM event_head WHERE id = 1")
+        counted = await conn.fetchval(COUNTED_ALL_HOURS)
+    finally:
+        await conn.close()
+    app = "bench.floor_pg:log_app"
+    async with _posted_at_once(app, postgres_url, tmp_path, "log") as answers:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            positions = []
+            for i, answer in enumerate(answers):
+                assert answer.status_code == 201
+                message = answer.json()
+                row = await conn.fetchrow(
+                    "SELECT e.position, e.payload::text, m.text FROM events e"
+                    " JOIN messages m ON m.id = e.event_id WHERE e.event_id = $1::uuid",
+                    message["id"],
+                )
+                assert row is not None, "answered before its event was committed"
+                assert row["text"] == f"log {i}"
+                assert json.loads(row["payload"])["created_at"] == message["created_at"]
+                positions.append(row["position"])
+            assert sorted(positions) == list(range(head + 1, head + 41))
+            assert await conn.fetchval(COUNTED_ALL_HOURS) == counted + 40
+        finally:
+            await conn.close()
+
+
+COUNTED_ALL_HOURS = "SELECT coalesce(sum(n), 0) FROM message_counts WHERE tag = '' AND span = 3600"

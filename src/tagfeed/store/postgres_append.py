@@ -10,12 +10,13 @@ row lock anyway, so nothing is lost by not running them side by side).
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache, partial
+from typing import Protocol
 
 import asyncpg
 
-from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION
+from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, MessagePosted
 from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.metrics import Metrics
 from tagfeed.reducers import counts, messages
@@ -77,7 +78,15 @@ def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None
 _instant = lru_cache(maxsize=4096)(from_epoch_micros)
 
 
-async def append(conn: asyncpg.Connection, works: list[UnitOfWork]) -> int:
+class Appendable(Protocol):
+    """What ``append`` reads and sets: a unit of work (the benchmark's floor passes its
+    own, ``bench/floor_pg.py``)."""
+
+    events: list[MessagePosted]
+    positions: list[int]
+
+
+async def append(conn: asyncpg.Connection, works: Sequence[Appendable]) -> int:
     """Append the events of ``works`` with one statement, in their order; set their
     positions; return the last."""
     posted = [event for work in works for event in work.events]
