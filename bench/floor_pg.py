@@ -26,7 +26,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 import asyncpg
@@ -38,6 +37,7 @@ from starlette.routing import Route
 from bench.floor_store import Row, decode_post, encode, new_message
 from bench.peer import healthz
 from tagfeed.domain.events import MessagePosted
+from tagfeed.domain.ids import from_epoch_micros
 from tagfeed.domain.model import Message
 from tagfeed.store.postgres_append import append
 
@@ -52,7 +52,6 @@ SCHEMA = (
 INSERT = """INSERT INTO floor_messages (id, text, tag, user_id, created_at)
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])"""
 _JSON = "application/json"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 Item = TypeVar("Item")
@@ -65,7 +64,7 @@ async def insert_rows(conn: asyncpg.Connection, rows: list[Row]) -> None:
         [r[1] for r in rows],
         [r[2] for r in rows],
         [r[3] for r in rows],
-        [_EPOCH + timedelta(microseconds=r[4]) for r in rows],  # exact, no float
+        [from_epoch_micros(r[4]) for r in rows],
     ]
     await conn.execute(INSERT, *columns)
 
@@ -76,13 +75,9 @@ class Posted:
     __slots__ = ("events", "positions")
 
     def __init__(self, row: Row) -> None:
-        at = _EPOCH + timedelta(microseconds=row[4])
+        at = from_epoch_micros(row[4])
         self.events = [MessagePosted(Message(row[0], row[1], row[2], row[3], at))]
         self.positions: list[int] = []
-
-
-async def append_posts(conn: asyncpg.Connection, posts: list[Posted]) -> None:
-    await append(conn, posts)
 
 
 class GroupCommit(Generic[Item]):
@@ -139,7 +134,7 @@ async def lifespan(_: Starlette) -> AsyncIterator[None]:
 @asynccontextmanager
 async def log_lifespan(_: Starlette) -> AsyncIterator[None]:
     conn = await asyncpg.connect(os.environ["BENCH_FLOOR_PG_URL"])  # migrated, tagfeed's schema
-    state.log_writer = GroupCommit(conn, append_posts)
+    state.log_writer = GroupCommit(conn, append)
     try:
         yield
     finally:
