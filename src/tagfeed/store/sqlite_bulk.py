@@ -33,7 +33,7 @@ from tagfeed.store import sqlite_log
 from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.port import ImportBatch
 from tagfeed.store.prefetch import read_ahead
-from tagfeed.store.sqlite_views import DECODE_MESSAGES
+from tagfeed.store.sqlite_views import DECODE_MESSAGES, sort_in_runs
 
 _EXISTING = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 # While the messages view is filled only at the end, the log's unique ``event_id`` (a
@@ -113,7 +113,9 @@ def _defer_view(conn: sqlite3.Connection) -> list[str] | None:
 
 def _fill_view(conn: sqlite3.Connection, after: int, through: int, indexes: list[str]) -> None:
     """The messages view's rows of the events just appended, decoded and sorted by SQLite
-    into the table's order (each page written once, full), then its indexes built."""
+    into the table's order (each page written once, full), then its indexes built, both
+    sorted in small runs on helper threads (``sort_in_runs``)."""
+    sort_in_runs(conn)
     filled = conn.execute(_FILL, (after, through)).rowcount
     if filled != through - after:  # every event appended here is a v1 MessagePosted
         raise StoreError(f"import: {filled} messages for {through - after} events")

@@ -51,6 +51,7 @@ from tagfeed.store.sqlite_views import (
     APPLIERS,
     DECODE_MESSAGES,
     TABLES,
+    sort_in_runs,
 )
 
 CACHE_MIB = 256
@@ -213,12 +214,20 @@ def rebuild(
     conn = _connect(path, timeout)
     reader: sqlite3.Connection | None = None
     try:
-        for pragma in ("synchronous=NORMAL", f"cache_size=-{CACHE_MIB * 1024}", "threads=2"):
+        # secure_delete (on in Debian's SQLite) would zero every page of the old table
+        # as it is dropped, reading and writing each: the rows are still in the log, so
+        # that protects nothing, and it took 0.5 s of the drop and 0.6 s of the commit
+        # at 1M.
+        pragmas = ("synchronous=NORMAL", f"cache_size=-{CACHE_MIB * 1024}", "threads=2")
+        for pragma in (*pragmas, "secure_delete=OFF"):
             conn.execute(f"PRAGMA {pragma}")
-        # The messages view stages its rows, the size of the view: in a file, so that
-        # memory stays bounded by the page cache; the others sort only keys.
-        temp_store = "FILE" if reducer is messages.REDUCER else "MEMORY"
-        conn.execute(f"PRAGMA temp_store={temp_store}")
+        if reducer is messages.REDUCER:
+            # Its rows, the size of the view, staged in a file (memory stays bounded by
+            # the page cache) and sorted in small runs; the others sort only keys.
+            conn.execute("PRAGMA temp_store=FILE")
+            sort_in_runs(conn)
+        else:
+            conn.execute("PRAGMA temp_store=MEMORY")
         create, indexes = _schema(conn, table)
         conn.execute(f"DROP TABLE IF EXISTS {fresh}")  # left by a rebuild that was stopped
         conn.execute(_renamed(create, table, fresh))
