@@ -17,7 +17,7 @@ from tagfeed.config import Settings
 from tagfeed.domain.events import MESSAGE_POSTED
 from tagfeed.domain.ids import new_message_id
 from tagfeed.domain.model import Message
-from tagfeed.store.codec import decode
+from tagfeed.store.codec import decode, message_payload
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.migrate import upgrade
 from tagfeed.store.port import ImportBatch, Store, StoredEvent, unit_of_work
@@ -236,6 +236,26 @@ def test_the_migration_turns_existing_messages_into_events(tmp_path: Path) -> No
     }
     assert json.loads(rows[1][2])["created_at"] == "1970-01-01T00:00:01.000001Z"
     assert json.loads(rows[1][2])["text"] == 'say "hi" é'
+
+
+def awkward(n: int) -> Message:
+    """A message whose text needs every kind of escaping JSON has, and more."""
+    at = datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) + timedelta(seconds=n)
+    text = f'{n}: say "hi" \\ tab\there\nnew line \u2028 é 😀 \x01 </script>'
+    return Message(f"018f0000-0000-7000-8000-{n:012d}", text, "awkward", "u:1", at)
+
+
+async def test_the_log_stores_each_payload_as_the_codec_writes_it(store: Store) -> None:
+    """Streams and the relay hand the stored bytes on unchanged: whichever way the store
+    carries payloads to the database (SQLite: one JSON array of objects, rendered back
+    by SQLite), a post's and an import's are the codec's bytes."""
+    posted = [awkward(1), awkward(2)]
+    await append(store, *posted)
+    imported = [awkward(3), awkward(4)]
+    batch = ImportBatch([1, 2], [tuple(m) for m in imported])  # type: ignore[misc]
+    assert await store.import_messages([batch], lambda number: None) == 2
+    events = await store.read_events(0, 10)
+    assert [bytes(e.payload) for e in events] == [message_payload(m) for m in [*posted, *imported]]
 
 
 async def test_an_import_appends_its_events_after_the_posts(store: Store) -> None:

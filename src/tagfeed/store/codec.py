@@ -9,6 +9,7 @@ array by the database, and decodes a chunk in one call (``messages_of``, ``tagge
 measured, a tenth of the cost per event of decoding them one by one.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
@@ -55,8 +56,18 @@ class UnknownEvent(ValueError):
 def message_payload(message: tuple[str, str, str, str, datetime]) -> bytes:
     """The payload of the ``MessagePosted`` of ``message`` (a Message, or its five
     fields as a plain tuple)."""
-    return _encode(
-        _MessagePostedV1Out(message[0], message[1], message[2], message[3], format_utc(message[4]))
+    return _encode(_payload(message))
+
+
+def message_payloads(messages: Iterable[tuple[str, str, str, str, datetime]]) -> bytes:
+    """The payloads of the ``MessagePosted`` of ``messages`` as one JSON array, each
+    element the bytes ``message_payload`` makes: one encoding call for a batch."""
+    return _encode([_payload(m) for m in messages])
+
+
+def _payload(message: tuple[str, str, str, str, datetime]) -> _MessagePostedV1Out:
+    return _MessagePostedV1Out(
+        message[0], message[1], message[2], message[3], format_utc(message[4])
     )
 
 

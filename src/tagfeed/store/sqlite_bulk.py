@@ -63,7 +63,7 @@ class _Ready:
     thread so that the loading thread does nothing but run SQL."""
 
     batch: ImportBatch
-    prepared: tuple[bytes, bytes, bytes]
+    prepared: sqlite_log.Prepared
 
 
 def _ready(batch: ImportBatch, now: datetime, with_rows: bool) -> _Ready:
