@@ -29,8 +29,9 @@ posts wait for them.
 
 The rebuild's connection: ``synchronous=NORMAL`` while it fills the fresh table (no
 fsync per commit: a crash loses only a table nobody reads yet; the swap commits with the
-database's own setting), a page cache of up to ``CACHE_MIB``, sorts with up to two helper
-threads (the index builds, the counts' single write; in memory but for the messages).
+database's own setting), no ``secure_delete``, and sorts in small runs on up to two
+helper threads (``sqlite_views.sort_in_runs``: the messages view's rows and index builds,
+the counting views' single write; in memory but for the messages).
 """
 
 import re
@@ -54,7 +55,6 @@ from tagfeed.store.sqlite_views import (
     sort_in_runs,
 )
 
-CACHE_MIB = 256
 _SET_CHECKPOINT = (
     "INSERT INTO reducer_checkpoints (name, position) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
@@ -218,16 +218,15 @@ def rebuild(
         # as it is dropped, reading and writing each: the rows are still in the log, so
         # that protects nothing, and it took 0.5 s of the drop and 0.6 s of the commit
         # at 1M.
-        pragmas = ("synchronous=NORMAL", f"cache_size=-{CACHE_MIB * 1024}", "threads=2")
-        for pragma in (*pragmas, "secure_delete=OFF"):
+        for pragma in ("synchronous=NORMAL", "secure_delete=OFF"):
             conn.execute(f"PRAGMA {pragma}")
-        if reducer is messages.REDUCER:
-            # Its rows, the size of the view, staged in a file (memory stays bounded by
-            # the page cache) and sorted in small runs; the others sort only keys.
-            conn.execute("PRAGMA temp_store=FILE")
-            sort_in_runs(conn)
-        else:
-            conn.execute("PRAGMA temp_store=MEMORY")
+        # Each view's big writes are sorts: the messages view's rows and its indexes, the
+        # counting views' single upsert.
+        sort_in_runs(conn)
+        # The messages view stages its rows, the size of the view, in a file (memory stays
+        # bounded); the others sort only keys.
+        temp_store = "FILE" if reducer is messages.REDUCER else "MEMORY"
+        conn.execute(f"PRAGMA temp_store={temp_store}")
         create, indexes = _schema(conn, table)
         conn.execute(f"DROP TABLE IF EXISTS {fresh}")  # left by a rebuild that was stopped
         conn.execute(_renamed(create, table, fresh))
