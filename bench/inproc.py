@@ -35,7 +35,14 @@ from tagfeed.config import settings_from_values
 from tagfeed.server.runtime import tune_for_serving
 from tagfeed.store.factory import store_from_settings
 
-SCENARIOS = ("get_by_id", "page_hot_tag", "page_random_tag", "count_hot_90d", "post_random")
+SCENARIOS = (
+    "get_by_id",
+    "page_hot_tag",
+    "page_random_tag",
+    "count_hot_90d",
+    "counts_day_hot",
+    "post_random",
+)
 
 
 def _requests(db: Path, scenario: str, rng: random.Random) -> list[tuple[str, str, bytes, bytes]]:
@@ -50,6 +57,9 @@ def _requests(db: Path, scenario: str, rng: random.Random) -> list[tuple[str, st
     if scenario == "page_random_tag":
         tags = rng.choices(range(1, TAGS + 1), cum_weights=zipf_cum_weights(), k=2000)
         return [("GET", "/v1/messages", f"tag={tag_name(t)}&limit=50".encode(), b"") for t in tags]
+    if scenario == "counts_day_hot":
+        query = f"tag={HOT_TAG}&dateStart=2025-12-02&dateEnd=2026-12-01&granularity=day"
+        return [("GET", "/v1/messages/counts", query.encode(), b"")]
     if scenario == "count_hot_90d":
         query = f"tag={HOT_TAG}&dateStart=2026-08-01&dateEnd=2026-10-30&count=1"
         return [("GET", "/v1/messages", query.encode(), b"")]
