@@ -35,8 +35,10 @@ STALE_HEAD = "tagfeed: stale head"
 
 
 def _setup(table: str, messages_view: bool) -> list[str]:
-    """The TEMP table ``table`` and its trigger appending a batch: events, then (when
-    ``messages_view``) the messages view's rows, then the counts view's increments."""
+    """The TEMP table ``table`` and its trigger appending a batch: events (each a
+    ``MessagePosted`` v1, the one event posts and imports make; its id is its
+    payload's), then (when ``messages_view``) the messages view's rows, then the counts
+    view's increments."""
     insert_messages = (
         INSERT_MESSAGES.format(table="messages", rows="NEW.messages") + ";" if messages_view else ""
     )
