@@ -33,6 +33,7 @@ from tagfeed.store.codec import UnknownEvent, message_payload, messages_of
 from tagfeed.store.factory import store_from_settings
 from tagfeed.store.migrate import upgrade
 from tagfeed.store.port import ImportBatch, Store, unit_of_work
+from tagfeed.store.rebuild_parts import PART_CHUNKS
 from tagfeed.store.sqlite_views import row_from_message
 from tests.integration.test_reducers import query, tag_stats
 
@@ -166,6 +167,26 @@ async def test_posts_keep_working_while_a_view_is_rebuilt(store: Store) -> None:
     everything = await store.page(MessageFilter(None, WHOLE), PageRequest(1000, None))
     assert len(everything) == 230
     assert await store.count_pieces("b", pieces_of(WHOLE)) == 30
+
+
+async def test_a_counting_view_rebuilt_in_parts_answers_like_the_one_kept_by_the_write_path(
+    store: Store, database_url: str
+) -> None:
+    """With chunks of one event a rebuild folds ``PART_CHUNKS`` events a part: 150 events
+    make four parts, whose keys overlap (the same tags and hours in every part, the
+    imports' older messages among them), each added to what the parts before wrote."""
+    assert 3 * PART_CHUNKS < 150 <= 4 * PART_CHUNKS
+    tags_of = ["a", "b", "c", "d", "e"]
+    posts = [(tags_of[n % 5], (n * 37) % 600 - 300) for n in range(110)]
+    older = [(tags_of[n % 3], -(n * 53) % 900 - 200) for n in range(40)]
+    await play(store, [(False, posts[:60]), (True, older[:20]), (False, posts[60:])])
+    await play(store, [(True, older[20:])])
+    await catch_up(store, tags.REDUCER, batch=1)
+    await catch_up(store, trending.REDUCER, batch=1)
+    before = await answers(store, database_url)
+    for name in ("counts", "tags", "trending"):
+        assert await rebuild(store, name, batch=1) == 150
+        assert await answers(store, database_url) == before, name
 
 
 async def test_an_unknown_view_is_refused(store: Store) -> None:

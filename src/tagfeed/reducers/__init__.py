@@ -33,9 +33,9 @@ class Reducer(Generic[C]):
     ``fold_tagged``, for a view that needs only each message's tag and instant: the
     same fold (``fold`` is defined by it) over ``Tagged`` pairs, consumed as an
     iterator, its changes growing with the distinct keys it meets, not with the events.
-    A rebuild folds the whole log through it in one call, decoding only those two
-    fields. None (the messages view, whose changes are the messages): a rebuild folds
-    and applies the log chunk by chunk."""
+    A rebuild folds the log through it in parts of millions of events, one call a
+    part, decoding only those two fields. None (the messages view, whose changes are
+    the messages): a rebuild folds and applies the log chunk by chunk."""
 
     name: str
     fold: Callable[[Sequence[MessagePosted]], C]

@@ -274,9 +274,10 @@ class Store(Protocol):
         into new tables while the old ones keep serving, then swap them in atomically
         with the events appended meanwhile (and, ``checkpointed``, a catch-up view's
         checkpoint set); return the position the view reflects from then on. The log is
-        read ``batch`` events at a time. With a ``fold_tagged``, the whole log is folded
-        in one call (memory: the fold's distinct keys) and written once. ValueError for
-        a name no applier knows."""
+        read ``batch`` events at a time. With a ``fold_tagged``, the log is folded part by
+        part, ``rebuild_parts.PART_CHUNKS`` reads at a time (memory: a part's distinct
+        keys), each part added to what the ones before wrote. ValueError for a name no
+        applier knows."""
 
     async def wait_for_head(self, after: int, within: float) -> int:
         """Return the known head once it passes ``after``, or after ``within`` seconds

@@ -6,14 +6,18 @@ positions on a connection of its own, one chunk ahead of the fold: one query per
 the server joining its payloads into one JSON array, decoded in one call.
 
 - A view with a ``fold_tagged`` (counts, tags, trending) folds the log up to the head
-  found at the start in **one call**, on a worker thread that takes each chunk as the
-  event loop fetches it, holding only its distinct keys, and writes the result once.
+  found at the start part by part (``rebuild_parts``: 2M events at a time with the
+  command's chunks), on a worker thread that takes each chunk as the event loop fetches
+  it, holding only a part's distinct keys, and writes each part.
 - The messages view (its changes are its rows) is folded and written chunk by chunk.
 
 Writing into the table before it has an index is a COPY (``FILLERS``); trending, which
 has no filler, is written by its applier, whose upserts need the primary key, built
-first. The other indexes, named ``<index>__rebuild``, are built after the first pass,
-outside any lock (``maintenance_work_mem`` raised for this connection only). The swap is one
+first. When the log makes more than one part, the first part's table becomes a table of
+parts, every part is COPYed into it, and they are added up into the fresh table once,
+with one ``GROUP BY`` (``MERGES``). The other indexes, named ``<index>__rebuild``, are
+built after the first pass, outside any lock (``maintenance_work_mem`` raised for this
+connection only). The swap is one
 transaction: ``LOCK event_head IN EXCLUSIVE MODE`` waits for appends in flight and holds
 new ones at their first step (before they touch a view), the events appended since are
 applied, the live table dropped, the fresh one and its indexes renamed to the live
@@ -22,9 +26,9 @@ PostgreSQL re-plans them by name.
 """
 
 import asyncio
+import inspect
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
-from itertools import chain
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 import asyncpg
@@ -33,9 +37,11 @@ from tagfeed.domain.events import MESSAGE_POSTED, MESSAGE_POSTED_VERSION, Messag
 from tagfeed.reducers import Reducer, Tagged
 from tagfeed.store.codec import check_types, messages_of, tagged_of
 from tagfeed.store.errors import StoreError
-from tagfeed.store.postgres_views import APPLIERS, FILLERS, TABLES
+from tagfeed.store.postgres_views import APPLIERS, FILLERS, MERGES, TABLES
+from tagfeed.store.rebuild_parts import fold_part
 
-MAINTENANCE_WORK_MEM = "256MB"  # the index builds' sort memory, this connection only
+# The index builds' sort memory, and the parts' merge's (work_mem), this connection only.
+MAINTENANCE_WORK_MEM = "256MB"
 # Positions have no gaps, so a chunk is a range of them: the primary key's range scan,
 # whatever the planner knows of the table (a LIMIT made it sort the rest of the log when
 # the table had no statistics yet). The order within a chunk does not matter: the folds
@@ -98,28 +104,20 @@ def _reading(conn: asyncpg.Connection, through: int, size: int) -> Fetch:
     return fetch
 
 
-def _fold_on_thread(
-    loop: asyncio.AbstractEventLoop,
-    fetch: Fetch,
-    fold_tagged: Callable[[Iterable[Tagged]], Any],
-) -> tuple[int, Any]:
-    """On a worker thread: the last position and the fold of the whole log, each chunk
-    fetched on ``loop`` while the one before is folded."""
-    last = 0
+def _tagged_on_thread(
+    loop: asyncio.AbstractEventLoop, fetch: Fetch
+) -> Generator[tuple[int, list[Tagged]]]:
+    """The log's chunks (last position, its events as the counting folds take them),
+    each fetched on ``loop`` while the one before is folded: to be advanced on a worker
+    thread (``fold_part``), never on the loop's."""
     pending = asyncio.run_coroutine_threadsafe(fetch(0), loop)
-
-    def lists() -> Iterator[list[Tagged]]:
-        nonlocal last, pending
+    try:
         while (chunk := pending.result()) is not None:
             last, payloads = chunk
             pending = asyncio.run_coroutine_threadsafe(fetch(last), loop)
-            yield tagged_of(payloads)
-
-    try:
-        changes = fold_tagged(chain.from_iterable(lists()))
+            yield last, tagged_of(payloads)
     finally:
         pending.cancel()  # still running if the fold failed
-    return last, changes
 
 
 async def _write_chunks(
@@ -172,11 +170,14 @@ async def rebuild(
     indexes = await conn.fetch(_INDEXES, table)
     primary_key = await conn.fetchval(_PRIMARY_KEY, table)
     await conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
-    await conn.execute(f"DROP TABLE IF EXISTS {fresh}")  # left by a rebuild that was stopped
-    await conn.execute(
+    parts = f"{fresh}__parts"
+    create = (
         f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
         " INCLUDING GENERATED)"  # trending's tier (migration 0010)
     )
+    for stopped in (fresh, parts):  # left by a rebuild that was stopped
+        await conn.execute(f"DROP TABLE IF EXISTS {stopped}")
+    await conn.execute(create)
     built = set()
 
     async def build(index: str, definition: str) -> None:
@@ -196,13 +197,27 @@ async def rebuild(
     write = fill or APPLIERS[name]
     fetch = _reading(reader, int(await conn.fetchval(_HEAD)), batch)
     if reducer.fold_tagged is not None:
-        loop = asyncio.get_running_loop()
-        position, changes = await asyncio.to_thread(
-            _fold_on_thread, loop, fetch, reducer.fold_tagged
-        )
-        async with conn.transaction():
-            await write(conn, changes, fresh)
-        del changes
+        position, target = 0, fresh
+        chunks = _tagged_on_thread(asyncio.get_running_loop(), fetch)
+        try:
+            while part := await asyncio.to_thread(fold_part, chunks, reducer.fold_tagged):
+                if position and fill is not None and target == fresh:  # a second part:
+                    # the parts go on by COPY, added up once at the end (MERGES)
+                    await conn.execute(f"ALTER TABLE {fresh} RENAME TO {parts}")
+                    await conn.execute(create)
+                    target = parts
+                position, changes = part
+                async with conn.transaction():
+                    await write(conn, changes, target)
+                del part, changes
+        finally:
+            # A cancelled wait leaves its thread folding the part: not closable under it.
+            if inspect.getgeneratorstate(chunks) != inspect.GEN_RUNNING:
+                chunks.close()
+        if target == parts:
+            await conn.execute(f"SET work_mem = '{MAINTENANCE_WORK_MEM}'")
+            await conn.execute(MERGES[name].format(table=fresh, parts=parts))
+            await conn.execute(f"DROP TABLE {parts}")
     else:
         position = await _write_chunks(conn, fetch, reducer, write, fresh, 0, ahead=True)
     for index, definition in indexes:

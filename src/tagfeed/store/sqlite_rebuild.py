@@ -7,8 +7,9 @@ joined into one JSON array, decoded in one call) on a thread and a connection of
 own, so that reading overlaps folding and writing (SQLite works without the GIL).
 
 - A view with a ``fold_tagged`` (counts, tags, trending) folds the log up to the head
-  found at the start in **one call**, holding only its distinct keys (counts: one entry
-  per (tag, hour)), and writes the result with its applier once, in one transaction.
+  found at the start part by part (``rebuild_parts``: 2M events at a time with the
+  command's chunks), holding only a part's distinct keys (counts: one entry per (tag,
+  hour)), and writes each part with its applier, in one transaction.
 - The messages view, whose fold is the identity (each MessagePosted adds its message),
   is filled by SQLite alone (``_fill_messages``): one statement decodes every v1 payload
   (``sqlite_views.DECODE_MESSAGES``, tested against the codec) and sorts the rows into the table's
@@ -36,17 +37,18 @@ the counting views' single write; in memory but for the messages).
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from tagfeed.domain.events import MessagePosted
 from tagfeed.domain.model import Message
-from tagfeed.reducers import Reducer, Tagged, messages
+from tagfeed.reducers import Reducer, messages
 from tagfeed.store import sqlite_log
 from tagfeed.store.codec import check_types, messages_of, tagged_of
 from tagfeed.store.errors import StoreError, StoreUnavailable
 from tagfeed.store.prefetch import read_ahead
+from tagfeed.store.rebuild_parts import fold_part
 from tagfeed.store.sqlite_bulk import BUMP_GENERATION
 from tagfeed.store.sqlite_views import (
     APPLIERS,
@@ -107,22 +109,6 @@ def _transaction(conn: sqlite3.Connection, work: Callable[[], object]) -> None:
     finally:
         if own and conn.in_transaction:
             conn.execute("ROLLBACK")
-
-
-def _fold_whole(
-    chunks: Iterator[tuple[int, list[Tagged]]], fold_tagged: Callable[[Iterable[Tagged]], Any]
-) -> tuple[int, Any]:
-    """The last position read and the fold of every chunk, in one ``fold_tagged`` call."""
-    last = 0
-
-    def lists() -> Iterator[list[Tagged]]:
-        nonlocal last
-        for position, chunk in chunks:
-            last = position
-            yield chunk
-
-    changes = fold_tagged(chain.from_iterable(lists()))
-    return last, changes
 
 
 def _apply_chunks(
@@ -234,10 +220,12 @@ def rebuild(
         reader = _connect(path, timeout)
         reader.execute("PRAGMA query_only=1")
         if reducer.fold_tagged is not None:
+            position, write = 0, APPLIERS[name]
             with read_ahead(_decoded(reader, tagged_of, 0, through, batch)) as tagged:
-                position, changes = _fold_whole(tagged, reducer.fold_tagged)
-            _transaction(conn, lambda: APPLIERS[name](conn, changes, fresh))
-            del changes
+                while (part := fold_part(tagged, reducer.fold_tagged)) is not None:
+                    position, changes = part
+                    _transaction(conn, partial(write, conn, changes, fresh))
+                    del part, changes
         elif reducer is messages.REDUCER:
             position = _fill_messages(conn, fresh, 0, through, batch)
         else:
