@@ -58,8 +58,9 @@ def hour_of(micros: int) -> int:
 
 def fold_tagged(messages: Iterable[Tagged]) -> HourCounts:
     """Posts per (tag, UTC hour): one entry per distinct pair met. The adapters keep only
-    the hours within the horizon of the newest; a rebuild folds the whole log at once and
-    scores the windows once, which leaves the view as folding it batch by batch does."""
+    the hours within the horizon of the newest; a rebuild folds the log in parts of
+    millions of events and scores the windows once a part, which leaves the view as
+    folding it batch by batch does."""
     return Counter((tag, hour_of(micros)) for tag, micros in messages)
 
 
