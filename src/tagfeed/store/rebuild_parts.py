@@ -3,11 +3,13 @@
 The counting folds (counts, tags, trending: ``Reducer.fold_tagged``) hold one entry per
 distinct key of the events they read, and a counts view at 10M events has ~5M (tag,
 hour) keys: folded in one call, the rebuild held 3.4 GiB. So a rebuild folds
-``PART_CHUNKS`` chunks of the log at a time and writes each part through the view's
-applier, which adds to what the fresh table holds, as catch-up does (counts and tags
-upsert sums, minimums and maximums; trending folds hours into its windows). Memory then
-grows with a part, not with the log. With the command's chunks of 50,000 events a part
-is 2M events: a log of up to that is still folded in one call and written once.
+``PART_CHUNKS`` chunks of the log at a time and adds each part to the ones before: on
+SQLite through the view's applier, as catch-up does (upserts of sums, minimums and
+maximums; trending folds hours into its windows); on PostgreSQL by COPY into a table of
+parts, added up once at the end (``postgres_views.MERGES``; trending through its
+applier). Memory then grows with a part, not with the log. With the command's chunks
+of 50,000 events a part is 2M events: a log of up to that is still folded in one call
+and written once.
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -22,10 +24,9 @@ PART_CHUNKS = 40
 def fold_part(
     chunks: Iterator[tuple[int, list[Tagged]]],
     fold_tagged: Callable[[Iterable[Tagged]], Any],
-    chunks_per_part: int = PART_CHUNKS,
 ) -> tuple[int, Any] | None:
-    """The last position and the fold of the next ``chunks_per_part`` chunks (last
-    position, the chunk's events) of ``chunks``; None when none are left."""
+    """The last position and the fold of the next ``PART_CHUNKS`` chunks (last position,
+    the chunk's events) of ``chunks``; None when none are left."""
     first = next(chunks, None)
     if first is None:
         return None
@@ -33,7 +34,7 @@ def fold_part(
 
     def lists() -> Iterator[list[Tagged]]:
         nonlocal last
-        for position, chunk in chain([first], islice(chunks, chunks_per_part - 1)):
+        for position, chunk in chain([first], islice(chunks, PART_CHUNKS - 1)):
             last = position
             yield chunk
 

@@ -76,7 +76,7 @@ SELECT id, text, tag, user_id, {_MICROS} FROM (
 # large as the whole input is sorted at the end on the statement's own thread. So the
 # big sorts of a rebuild and of a first import (the messages view's rows, its indexes)
 # run with a small cache: measured at 1M, sorting the view's rows took 1.7 s instead of
-# 3.3 s, each index 0.5 s instead of 0.7 s (docs/performance.md, "The sorter's runs").
+# 3.3 s, each index 0.5 s instead of 0.7 s (docs/performance.md, "SQLite's sorter in small runs").
 SORTER_CACHE_KIB = 8 * 1024
 
 
